@@ -17,6 +17,6 @@ public static class Program
     /// <summary>Every top-level command, in the order `batchvlm --help` lists them.</summary>
     private static IEnumerable<Command> Commands()
     {
-        yield break;
+        yield return BatchVlm.Cli.Commands.ParityCommand.Create();
     }
 }
