@@ -21,7 +21,7 @@ public sealed class SystemCollection : ICollectionFixture<FleetStack>
     public const string Name = "System";
 }
 
-public sealed class FleetStack : IAsyncLifetime
+public sealed partial class FleetStack : IAsyncLifetime
 {
     public const string Database = "batchvlm_system";
     public const string VirtualHost = "batchvlm-system";

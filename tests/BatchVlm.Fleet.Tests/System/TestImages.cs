@@ -142,6 +142,19 @@ public static class TestImages
         return names;
     }
 
+    /// <summary>Width and height read back from a PNG's IHDR or a JPEG's SOF0 (what the generators wrote).</summary>
+    public static (int Width, int Height) Size(byte[] image)
+    {
+        if (image.Length > 24 && image[0] == 0x89 && image[1] == (byte)'P')
+            return (BinaryPrimitives.ReadInt32BigEndian(image.AsSpan(16)), BinaryPrimitives.ReadInt32BigEndian(image.AsSpan(20)));
+        for (var i = 2; i + 8 < image.Length; i++)
+        {
+            if (image[i] == 0xFF && image[i + 1] == 0xC0)
+                return ((image[i + 7] << 8) | image[i + 8], (image[i + 5] << 8) | image[i + 6]);
+        }
+        throw new ArgumentException("neither a PNG nor a baseline JPEG made by TestImages", nameof(image));
+    }
+
     private static byte[] TruncatedJpeg(int seed)
     {
         var jpeg = Jpeg(64, 64, seed);
