@@ -56,7 +56,17 @@ public static partial class HubCache
         string? snap = TryGetSnapshotDir(cacheDir, repoId, revision);
         if (snap is null) return null;
         string path = Path.Combine(snap, filename);
-        return File.Exists(path) ? path : null; // File.Exists follows the link: a dangling link is "not cached"
+        return TargetExists(path) ? path : null;
+    }
+
+    /// <summary>True when <paramref name="path"/> is a file or a link whose final target is a file (File.Exists is
+    /// also true for a dangling link).</summary>
+    public static bool TargetExists(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) return false;
+        if (info.LinkTarget is null) return true;
+        return info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true };
     }
 
     /// <summary>True when the cache recorded that <paramref name="filename"/> does not exist at the revision.</summary>

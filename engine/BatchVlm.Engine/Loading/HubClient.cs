@@ -119,6 +119,8 @@ public sealed class HubClient : IDisposable
                     return null;
                 throw code switch
                 {
+                    401 or 403 when errorCode == "RepositoryNotFound" => new ModelLoadException(
+                        $"Repository {repoId} not found at {Options.Endpoint} ({code} {errorCode}): check the id, or set HF_TOKEN if it is private"),
                     401 or 403 => new ModelLoadException($"Access to {repoId} refused ({code} {errorCode}) at {url}: the repo is gated or private, or HF_TOKEN is missing/invalid"),
                     404 => new ModelLoadException(errorCode == "RevisionNotFound"
                         ? $"Revision '{revision}' not found in {repoId} ({url})"

@@ -38,7 +38,7 @@ public sealed class ModelSource
     {
         options ??= HubOptions.FromEnvironment();
         string? snap = HubCache.TryGetSnapshotDir(options.CacheDir, repoId, revision);
-        if (snap is null || !File.Exists(Path.Combine(snap, "config.json")))
+        if (snap is null || !HubCache.TargetExists(Path.Combine(snap, "config.json")))
             throw new ModelLoadException($"{repoId} (revision {revision}) is not in the hub cache {options.CacheDir}");
         return new ModelSource(snap, repoId, revision, Path.GetFileName(snap));
     }
@@ -74,7 +74,7 @@ public sealed class ModelSource
     public string? TryGetFile(string name)
     {
         string p = Path.Combine(Directory, name);
-        return File.Exists(p) ? p : null;
+        return HubCache.TargetExists(p) ? p : null;
     }
 
     public HfConfig LoadConfig() => HfConfig.Load(Path.Combine(Directory, "config.json"));

@@ -76,7 +76,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
 
         var shardNames = weightMap.Values.Distinct().OrderBy(n => n, StringComparer.Ordinal).ToList();
         foreach (var name in shardNames)
-            if (!File.Exists(Path.Combine(dir, name)))
+            if (!HubCache.TargetExists(Path.Combine(dir, name)))
                 throw new ModelLoadException($"Shard {name} listed in {indexPath} is missing from {dir}");
         var ckpt = OpenFiles(indexPath, shardNames.Select(n => Path.Combine(dir, n)).ToList());
         try

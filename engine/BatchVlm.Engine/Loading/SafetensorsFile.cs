@@ -56,9 +56,13 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public static SafetensorsFile Open(string path)
     {
         path = System.IO.Path.GetFullPath(path);
-        if (!File.Exists(path))
-            throw new ModelLoadException($"Safetensors file not found: {path}");
-        long length = new FileInfo(path).Length; // follows symlinks (HF cache snapshots link into blobs/)
+        // HF cache snapshots are symlinks into blobs/: FileInfo describes the link itself, so resolve it first.
+        var fileInfo = new FileInfo(path);
+        if (fileInfo.LinkTarget != null)
+            fileInfo = fileInfo.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? fileInfo;
+        if (!fileInfo.Exists)
+            throw new ModelLoadException($"Safetensors file not found: {path}{(fileInfo.FullName != path ? $" (link to missing {fileInfo.FullName})" : "")}");
+        long length = fileInfo.Length;
         if (length < 8)
             throw new ModelLoadException($"Invalid safetensors file {path}: {length} bytes is too short for the 8-byte header length");
 
