@@ -79,7 +79,9 @@ public static class LogitsWarpers
         double sum = 0;
         for (int i = 0; i < n; i++) sum += Math.Exp(keys[i] - max);
         double cumulative = 0;
-        double cut = 1.0 - topP;
+        // HF compares with 1 - top_p in double; take the float's shortest decimal form (0.9f -> 0.9) so the cut is the
+        // one the user wrote, not 1 - 0.899999976.
+        double cut = 1.0 - double.Parse(topP.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
         for (int i = 0; i < n; i++)
         {
             cumulative += Math.Exp(keys[i] - max) / sum;
