@@ -125,6 +125,28 @@ internal static class ImageProbe
     private static ushort U16(ReadOnlySpan<byte> b, int o, bool le) =>
         le ? BinaryPrimitives.ReadUInt16LittleEndian(b[o..]) : BinaryPrimitives.ReadUInt16BigEndian(b[o..]);
 
+    /// <summary>Whether the container ends before its own structure says it should (PNG: no complete IEND; WebP: RIFF size).</summary>
+    internal static bool LooksTruncated(ImageFormat format, ReadOnlySpan<byte> d)
+    {
+        switch (format)
+        {
+            case ImageFormat.Png:
+                long pos = 8;
+                while (pos + 12 <= d.Length)
+                {
+                    long len = BinaryPrimitives.ReadUInt32BigEndian(d[(int)pos..]);
+                    if (pos + 12 + len > d.Length) return true;
+                    if (d.Slice((int)pos + 4, 4).SequenceEqual("IEND"u8)) return false;
+                    pos += 12 + len;
+                }
+                return true;
+            case ImageFormat.WebP:
+                return d.Length < 12 || BinaryPrimitives.ReadUInt32LittleEndian(d[4..]) + 8L > d.Length;
+            default:
+                return false;
+        }
+    }
+
     // ---- PNG: IHDR, then walk the chunks for eXIf (PIL also reads a trailing eXIf). ----
     private static ImageInfo ProbePng(ReadOnlySpan<byte> d)
     {
@@ -161,6 +183,7 @@ internal static class ImageProbe
         int width = BinaryPrimitives.ReadUInt16LittleEndian(d[6..]), height = BinaryPrimitives.ReadUInt16LittleEndian(d[8..]);
         int pos = 13, frames = 0;
         if ((d[10] & 0x80) != 0) pos += 3 << ((d[10] & 7) + 1);
+        int screenW = width, screenH = height;
         while (pos < d.Length)
         {
             byte b = d[pos++];
@@ -170,6 +193,12 @@ internal static class ImageProbe
             {
                 if (pos + 9 > d.Length) break;
                 byte flags = d[pos + 8];
+                if (frames == 0)
+                {
+                    // Pillow grows the image to cover the first frame.
+                    width = Math.Max(screenW, BinaryPrimitives.ReadUInt16LittleEndian(d[pos..]) + BinaryPrimitives.ReadUInt16LittleEndian(d[(pos + 4)..]));
+                    height = Math.Max(screenH, BinaryPrimitives.ReadUInt16LittleEndian(d[(pos + 2)..]) + BinaryPrimitives.ReadUInt16LittleEndian(d[(pos + 6)..]));
+                }
                 pos += 9;
                 if ((flags & 0x80) != 0) pos += 3 << ((flags & 7) + 1);
                 pos++; // LZW minimum code size

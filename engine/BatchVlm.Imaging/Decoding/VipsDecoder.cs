@@ -17,7 +17,7 @@ internal static unsafe class VipsDecoder
         VipsNative.Ensure();
         fixed (byte* p = data)
         {
-            var image = Open(p, data.Length, format);
+            var image = Open(p, data, format);
             try
             {
                 return new ImageInfo(format, VipsNative.vips_image_get_width(image), VipsNative.vips_image_get_height(image),
@@ -33,7 +33,7 @@ internal static unsafe class VipsDecoder
         VipsNative.Ensure();
         fixed (byte* p = data)
         {
-            var image = Open(p, data.Length, format);
+            var image = Open(p, data, format);
             try
             {
                 int w = VipsNative.vips_image_get_width(image), h = VipsNative.vips_image_get_height(image);
@@ -47,7 +47,7 @@ internal static unsafe class VipsDecoder
                 if (bands is < 1 or > 4)
                     throw new ImageDecodeException(ImageDecodeErrorKind.UnsupportedFeature, $"{format} with {bands} bands is not supported");
                 var mem = VipsNative.vips_image_write_to_memory(image, out var size);
-                if (mem == IntPtr.Zero) throw Failure(format);
+                if (mem == IntPtr.Zero) throw Failure(format, data);
                 try
                 {
                     int bytesPerSample = fmt == VipsNative.FormatUShort ? 2 : 1;
@@ -67,8 +67,9 @@ internal static unsafe class VipsDecoder
         }
     }
 
-    private static IntPtr Open(byte* p, int length, ImageFormat format)
+    private static IntPtr Open(byte* p, ReadOnlySpan<byte> data, ImageFormat format)
     {
+        int length = data.Length;
         if (VipsNative.vips_foreign_find_load_buffer(p, (nuint)length) == IntPtr.Zero)
         {
             VipsNative.vips_error_clear();
@@ -76,7 +77,7 @@ internal static unsafe class VipsDecoder
                 $"no decoder for this {(format == ImageFormat.Unknown ? "data" : format.ToString())} (libvips has no loader for it)");
         }
         var image = VipsNative.vips_image_new_from_buffer(p, (nuint)length, LoadOptions, IntPtr.Zero);
-        if (image == IntPtr.Zero) throw Failure(format);
+        if (image == IntPtr.Zero) throw Failure(format, data);
         return image;
     }
 
@@ -92,12 +93,13 @@ internal static unsafe class VipsDecoder
         return VipsNative.vips_image_get_int(image, "n-pages", out var v) == 0 && v > 0 ? v : 1;
     }
 
-    private static ImageDecodeException Failure(ImageFormat format)
+    private static ImageDecodeException Failure(ImageFormat format, ReadOnlySpan<byte> data)
     {
         var message = VipsNative.ErrorBuffer();
         VipsNative.vips_error_clear();
         var lower = message.ToLowerInvariant();
-        var kind = lower.Contains("truncat") || lower.Contains("premature") || lower.Contains("end of") || lower.Contains("eof") ||
+        // libvips rarely says "truncated" (libpng reports a generic read error), so the container is checked too.
+        var kind = ImageProbe.LooksTruncated(format, data) || lower.Contains("truncat") || lower.Contains("premature") || lower.Contains("end of") || lower.Contains("eof") ||
                    lower.Contains("not enough data") || lower.Contains("unexpected end")
             ? ImageDecodeErrorKind.Truncated
             : ImageDecodeErrorKind.Corrupt;
