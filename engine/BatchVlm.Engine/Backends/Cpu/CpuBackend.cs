@@ -11,7 +11,7 @@ public sealed record CpuBackendOptions
         int.TryParse(Environment.GetEnvironmentVariable("BATCHVLM_CPU_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
 }
 
-public sealed partial class CpuBackend : CpuBackendBase
+public sealed unsafe partial class CpuBackend : CpuBackendBase
 {
     private static readonly Lazy<CpuBackend> LazyDefault = new(() => new CpuBackend(new CpuBackendOptions()));
 

@@ -1,0 +1,95 @@
+// Timing helpers shared by the engine benchmark areas: warm-up ≥ 0.3 s, then samples of ≥ minSampleSeconds
+// each (as many back-to-back calls as fill it), median (min–max) of the per-call time — the method of
+// shared/research/baselines.md, so figures compare with the references measured the same way.
+using System.Diagnostics;
+
+namespace BatchVlm.Bench.Engine;
+
+internal sealed class Samples
+{
+    public List<double> PerCallSeconds { get; } = [];
+    public double Median => Percentile(0.5);
+    public double Min => PerCallSeconds.Min();
+    public double Max => PerCallSeconds.Max();
+
+    private double Percentile(double q)
+    {
+        var s = PerCallSeconds.OrderBy(x => x).ToArray();
+        if (s.Length == 0) return double.NaN;
+        double pos = q * (s.Length - 1);
+        int lo = (int)Math.Floor(pos), hi = (int)Math.Ceiling(pos);
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+    }
+}
+
+internal static class BenchTiming
+{
+    public static void WarmUp(Action call, double seconds = 0.3)
+    {
+        var sw = Stopwatch.StartNew();
+        do call(); while (sw.Elapsed.TotalSeconds < seconds);
+    }
+
+    /// <summary>One sample: calls until <paramref name="minSeconds"/> have passed; returns seconds per call.</summary>
+    public static double Sample(Action call, double minSeconds)
+    {
+        int calls = 0;
+        var sw = Stopwatch.StartNew();
+        do
+        {
+            call();
+            calls++;
+        } while (sw.Elapsed.TotalSeconds < minSeconds);
+        return sw.Elapsed.TotalSeconds / calls;
+    }
+
+    /// <summary>Warms every contender up, then takes <paramref name="samples"/> rounds, each contender once per
+    /// round (interleaved, so background load hits them alike).</summary>
+    public static Samples[] Interleaved(IReadOnlyList<Action> contenders, int samples, double minSampleSeconds)
+    {
+        foreach (var c in contenders) WarmUp(c);
+        var result = contenders.Select(_ => new Samples()).ToArray();
+        for (int s = 0; s < samples; s++)
+            for (int i = 0; i < contenders.Count; i++)
+                result[i].PerCallSeconds.Add(Sample(contenders[i], minSampleSeconds));
+        return result;
+    }
+
+    public static string Arg(string[] args, string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    public static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BatchVlm.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? Directory.GetCurrentDirectory();
+    }
+
+    /// <summary>Runs a reference script with Debian's python3 (which has torch) and returns its stdout lines.</summary>
+    public static List<string> RunPython(string script, string arguments, int threads)
+    {
+        var psi = new ProcessStartInfo("/usr/bin/python3", $"{script} {arguments}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // baselines.md pitfalls: OpenBLAS at its AVX-512 best (no CORETYPE), all thread knobs pinned, libgomp passive.
+        psi.Environment.Remove("OPENBLAS_CORETYPE");
+        foreach (var v in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" })
+            psi.Environment[v] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
+        var stderr = p.StandardError.ReadToEndAsync();
+        var lines = new List<string>();
+        string? line;
+        while ((line = p.StandardOutput.ReadLine()) is not null) lines.Add(line);
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{script} exited with {p.ExitCode}: {stderr.Result}");
+        return lines;
+    }
+}

@@ -1,0 +1,109 @@
+// `batchvlm bench gemm`: f32 GEMM GFLOP/s of the engine's CPU backend (Linear: x·Wᵀ, W stored (N, K) as in
+// nn.Linear) against OpenBLAS cblas_sgemm (NoTrans, Trans) called in this process with OPENBLAS_CORETYPE unset
+// (AVX-512 kernels), interleaved sample by sample, at 1 and 2 threads; then PyTorch F.linear (Debian torch on
+// the same OpenBLAS) through scripts/bench/gemm_torch.py. Shapes: squares 256–4096 and the transformer shapes of
+// shared/research/baselines.md. Options: --threads 1,2  --shapes all|name,name  --samples 7  --min-sample 0.2
+//   --no-torch  --bf16 (also time our GEMM with bf16 weights).
+using System.Globalization;
+using BatchVlm.Engine.Backends.Cpu;
+using BatchVlm.Engine.Tensors;
+
+namespace BatchVlm.Bench.Engine;
+
+public sealed unsafe class GemmBench : IBenchArea
+{
+    public string Name => "gemm";
+    public string Description => "f32 GEMM GFLOP/s vs OpenBLAS (same process) and PyTorch";
+
+    internal static readonly (string Name, int M, int K, int N)[] Shapes =
+    [
+        ("sq256", 256, 256, 256), ("sq512", 512, 512, 512), ("sq1024", 1024, 1024, 1024),
+        ("sq2048", 2048, 2048, 2048), ("sq4096", 4096, 4096, 4096),
+        ("siglip_b1_attn", 196, 768, 768), ("siglip_b1_qkv", 196, 768, 2304),
+        ("siglip_b1_mlp_up", 196, 768, 3072), ("siglip_b1_mlp_down", 196, 3072, 768),
+        ("siglip_b8_attn", 1568, 768, 768), ("siglip_b8_qkv", 1568, 768, 2304),
+        ("siglip_b8_mlp_up", 1568, 768, 3072), ("siglip_b8_mlp_down", 1568, 3072, 768),
+        ("gemma_pf1_q_o", 260, 2048, 2048), ("gemma_pf1_kv", 260, 2048, 256),
+        ("gemma_pf1_gate_up", 260, 2048, 16384), ("gemma_pf1_down", 260, 16384, 2048),
+        ("gemma_dec1_gate_up", 1, 2048, 16384), ("gemma_dec8_gate_up", 8, 2048, 16384),
+    ];
+
+    public int Run(string[] args)
+    {
+        var threadList = BenchTiming.Arg(args, "--threads", "1,2").Split(',').Select(int.Parse).ToArray();
+        string which = BenchTiming.Arg(args, "--shapes", "all");
+        int samples = int.Parse(BenchTiming.Arg(args, "--samples", "7"), CultureInfo.InvariantCulture);
+        double minSample = double.Parse(BenchTiming.Arg(args, "--min-sample", "0.2"), CultureInfo.InvariantCulture);
+        bool bf16 = args.Contains("--bf16");
+        var shapes = which == "all" ? Shapes : Shapes.Where(s => which.Split(',').Contains(s.Name)).ToArray();
+        if (shapes.Length == 0)
+        {
+            Console.Error.WriteLine($"no shape matches '{which}'; known: {string.Join(", ", Shapes.Select(s => s.Name))}");
+            return 2;
+        }
+
+        OpenBlas.PrepareEnvironment(threadList.Max());
+        if (!OpenBlas.TryLoad(out var err))
+        {
+            Console.Error.WriteLine(err);
+            return 1;
+        }
+        Console.WriteLine($"# GEMM f32, C = A·Wᵀ (W stored (N, K)); GFLOP/s = 2·M·K·N / time; median (min–max) of {samples} samples");
+        Console.WriteLine($"# ours: CpuBackend.Linear ({(Gemm.Avx512 ? "AVX-512 14x32" : "AVX2 6x16")} tile); OpenBLAS core: {OpenBlas.CoreName}; machine load at start: {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine("| shape | M×K×N | threads | ours | OpenBLAS | ours/OB |" + (bf16 ? " ours bf16 W |" : ""));
+        Console.WriteLine("|---|---|---|---|---|---|" + (bf16 ? "---|" : ""));
+        var rng = new Random(42);
+        var ratios = new List<double>();
+        foreach (var (name, m, k, n) in shapes)
+        {
+            var a = RandomArray(rng, m * k);
+            var w = RandomArray(rng, n * k);
+            using var ta = CpuBackend.Default.FromFloats(a, m, k);
+            using var tw = CpuBackend.Default.FromFloats(w, n, k);
+            using var twh = tw.To(DType.BF16);
+            var c = GC.AllocateUninitializedArray<float>(m * n, pinned: true);
+            foreach (int t in threadList)
+            {
+                var be = new CpuBackend(new CpuBackendOptions { Threads = t });
+                double flop = 2.0 * m * k * n;
+                var contenders = new List<Action>
+                {
+                    () => be.Linear(ta, tw, null).Dispose(),
+                    () =>
+                    {
+                        OpenBlas.SetThreads(t);
+                        fixed (float* pa = a, pw = w, pc = c) OpenBlas.Sgemm(m, n, k, pa, pw, true, pc);
+                    },
+                };
+                if (bf16) contenders.Add(() => be.Linear(ta, twh, null).Dispose());
+                var r = BenchTiming.Interleaved(contenders, samples, minSample);
+                string G(Samples s) => $"{flop / s.Median / 1e9:F0} ({flop / s.Max / 1e9:F0}–{flop / s.Min / 1e9:F0})";
+                double ratio = r[1].Median / r[0].Median;
+                ratios.Add(ratio);
+                Console.WriteLine($"| {name} | {m}×{k}×{n} | {t} | {G(r[0])} | {G(r[1])} | {ratio:F2} |" + (bf16 ? $" {G(r[2])} |" : ""));
+            }
+        }
+        Console.WriteLine($"# geometric mean ours/OpenBLAS over {ratios.Count} rows: {Math.Exp(ratios.Average(Math.Log)):F3}");
+
+        if (!args.Contains("--no-torch"))
+        {
+            string script = Path.Combine(BenchTiming.RepoRoot(), "scripts", "bench", "gemm_torch.py");
+            string spec = string.Join(",", shapes.Select(s => $"{s.Name}:{s.M}:{s.K}:{s.N}"));
+            Console.WriteLine();
+            Console.WriteLine("# PyTorch F.linear (Debian torch 1.13, OpenBLAS AVX-512, OMP_WAIT_POLICY=PASSIVE), same run, after the table above");
+            Console.WriteLine("| shape | threads | torch GFLOP/s |");
+            Console.WriteLine("|---|---|---|");
+            foreach (int t in threadList)
+                foreach (var line in BenchTiming.RunPython(script, $"--threads {t} --samples {samples} --min-sample {minSample.ToString(CultureInfo.InvariantCulture)} --shapes {spec}", t))
+                    Console.WriteLine(line);
+        }
+        return 0;
+    }
+
+    internal static float[] RandomArray(Random rng, int n)
+    {
+        var r = GC.AllocateUninitializedArray<float>(n, pinned: true);
+        for (int i = 0; i < n; i++) r[i] = (float)(rng.NextDouble() * 2 - 1) * 0.05f;
+        return r;
+    }
+}
