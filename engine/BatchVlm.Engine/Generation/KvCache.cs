@@ -66,6 +66,15 @@ public sealed class KvCache : IDisposable
         return (_keys[layer]!.Narrow(1, 0, at + t), _values[layer]!.Narrow(1, 0, at + t));
     }
 
+    /// <summary>Forgets every position from <paramref name="length"/> on (reuse of a cached prompt, benchmarks that
+    /// replay the same decode steps). The buffers are kept.</summary>
+    public void Truncate(int length)
+    {
+        if (length < 0 || length > Length)
+            throw new ArgumentOutOfRangeException(nameof(length), $"cannot truncate a cache of {Length} positions to {length}");
+        for (int l = 0; l < Layers; l++) _lengths[l] = Math.Min(_lengths[l], length);
+    }
+
     /// <summary>New row i = old row <paramref name="sourceRows"/>[i] (repeats allowed); copies only the stored positions.</summary>
     public void SelectRows(ReadOnlySpan<int> sourceRows)
     {

@@ -290,6 +290,19 @@ public sealed class GemmaDecoderState : IDecoderState
         _nextPosition = pos;
     }
 
+    /// <summary>Forgets the positions from <paramref name="length"/> on (cache, masks and positions), so the same steps
+    /// can be replayed from a cached prompt.</summary>
+    public void Rewind(int length)
+    {
+        int drop = Cache.Length - length;
+        Cache.Truncate(length);
+        for (int r = 0; r < BatchSize; r++)
+        {
+            _keyMask[r].RemoveRange(length, drop);
+            _nextPosition[r] -= drop;
+        }
+    }
+
     /// <summary>Adds one real token per row; returns its positions (B, 1) and the key padding (B, L) or null if none.</summary>
     internal (long[,] Positions, long[]? KeyPadding) Advance()
     {
