@@ -39,7 +39,7 @@ public interface IBlobStore
 }
 
 /// <summary>The blob does not exist (HTTP 404 BlobNotFound, or a missing file). Permanent for the item.</summary>
-public sealed class BlobNotFoundException(string key, string store) : Exception($"Blob '{key}' not found in {store}")
+public sealed class BlobNotFoundException(string key, string store)
+    : BlobStorageException($"Blob '{key}' not found in {store}", key, statusCode: 404, errorCode: "BlobNotFound", isTransient: false)
 {
-    public string Key { get; } = key;
 }
