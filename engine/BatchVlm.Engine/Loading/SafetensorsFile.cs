@@ -221,7 +221,15 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Copies an integer tensor out as int64 (I64, I32, I16, I8, U8, BOOL).</summary>
     public long[] ReadInt64(string name) => DtypeConversion.ToInt64(GetInfo(name), GetBytes(name));
 
+    /// <summary>Unmaps the file. Tensors wrapping its memory must not be used afterwards; tensors made with
+    /// <c>vb.Tensor(...)</c> keep this object reachable, so an undisposed file is unmapped only once none is left.</summary>
     public void Dispose()
+    {
+        Release();
+        GC.SuppressFinalize(this);
+    }
+
+    private void Release()
     {
         if (_disposed) return;
         _disposed = true;
@@ -232,6 +240,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
         _map?.Dispose();
     }
+
+    // AcquirePointer pins the view handle, so without this an unreachable, undisposed file would stay mapped for the
+    // life of the process. SafeHandles are critically finalized after ordinary finalizers, so releasing here is safe.
+    ~SafetensorsFile() => Release();
 }
 
 /// <summary>Element conversions from stored dtypes. BF16 is the top half of an IEEE float32; F16 goes through System.Half.</summary>

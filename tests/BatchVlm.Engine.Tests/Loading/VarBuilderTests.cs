@@ -1,6 +1,9 @@
 // Tests of the VarBuilder: prefixes, shape checks with the style guide's error text, missing keys, tied weights,
 // and the unused-key report.
+using BatchVlm.Engine.Backends.Cpu;
 using BatchVlm.Engine.Loading;
+using BatchVlm.Engine.Nn;
+using BatchVlm.Engine.Tensors;
 
 namespace BatchVlm.Engine.Tests.Loading;
 
@@ -90,6 +93,21 @@ public sealed class VarBuilderTests
         Assert.Contains($"{unused.Count} weight(s)", e.Message);
         Assert.Contains(unused[0], e.Message);
         w.ThrowIfUnused(k => k.StartsWith("text_model.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public unsafe void Tensor_Bf16Weight_WrapsTheMappingWithoutCopy()
+    {
+        using var tmp = new TempDir();
+        var values = Enumerable.Range(0, 6).Select(i => i * 0.5f - 1f).ToArray();
+        new SafetensorsWriter().AddBFloat16("proj.weight", values, [2, 3]).Save(tmp["model.safetensors"]);
+        using var ckpt = SafetensorsCheckpoint.Open(tmp.Path);
+        var vb = new VarBuilder(ckpt);
+        using var t = vb.Tensor(CpuBackend.Default, "proj.weight", 2, 3);
+        Assert.Equal(DType.BF16, t.DType);
+        var storage = Assert.IsType<CpuStorage>(t.Storage);
+        Assert.True(storage.Pointer == vb.GetView("proj.weight").Pointer, "the tensor must point into the memory map");
+        Assert.Equal(values, t.ToFloatArray());
     }
 
     [Fact]
