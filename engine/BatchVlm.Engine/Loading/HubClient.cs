@@ -61,12 +61,15 @@ public sealed class HubClient : IDisposable
     private Uri ResolveUrl(string repoId, string revision, string filename) =>
         new($"{Options.Endpoint.TrimEnd('/')}/{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', filename.Split('/').Select(Uri.EscapeDataString))}");
 
-    private static void Validate(string repoId, string filename)
+    private static void Validate(string repoId, string filename, string revision)
     {
         if (!HubCache.IsValidRepoId(repoId))
             throw new ModelLoadException($"Invalid hub repo id '{repoId}': expected ORG/NAME");
-        if (filename.Length == 0 || filename.StartsWith('/') || filename.Split('/').Any(p => p is "" or "." or ".."))
+        if (filename.Length == 0 || filename.StartsWith('/') || filename.Contains('\\') || filename.Split('/').Any(p => p is "" or "." or ".."))
             throw new ModelLoadException($"Invalid file name '{filename}' in repo {repoId}");
+        // Revisions become paths under refs/ (branch names may hold '/', e.g. refs/pr/1): no escaping the repo folder.
+        if (revision.Length == 0 || revision.StartsWith('/') || revision.Contains('\\') || revision.Split('/').Any(p => p is "" or "." or ".."))
+            throw new ModelLoadException($"Invalid revision '{revision}' for repo {repoId}");
     }
 
     /// <summary>
@@ -75,7 +78,7 @@ public sealed class HubClient : IDisposable
     /// </summary>
     public async Task<HubFileMetadata?> GetMetadataAsync(string repoId, string filename, string revision = "main", CancellationToken ct = default)
     {
-        Validate(repoId, filename);
+        Validate(repoId, filename, revision);
         Uri url = ResolveUrl(repoId, revision, filename);
         for (int hop = 0; hop < 5; hop++)
         {
@@ -144,7 +147,11 @@ public sealed class HubClient : IDisposable
             throw new ModelLoadException($"{url} gave no ETag for {repoId}/{filename}: the file cannot be verified or cached");
         if (sizeText is null || !long.TryParse(sizeText, out long size) || size < 0)
             throw new ModelLoadException($"{url} gave no file size (X-Linked-Size / Content-Length) for {repoId}/{filename}");
-        return new HubFileMetadata(commit, NormalizeEtag(etag), size, downloadUrl);
+        etag = NormalizeEtag(etag);
+        // The etag names the blob file: refuse anything that is not a plain token (no path separators, no "..").
+        if (etag.Length == 0 || etag.Length > 200 || etag.Contains("..") || !etag.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new ModelLoadException($"{url} gave an unusable ETag '{etag}' for {repoId}/{filename}");
+        return new HubFileMetadata(commit, etag, size, downloadUrl);
     }
 
     /// <summary>huggingface_hub's _normalize_etag: drop a weak "W/" prefix and the quotes.</summary>
@@ -175,7 +182,7 @@ public sealed class HubClient : IDisposable
     /// </summary>
     public async Task<string?> DownloadFileAsync(string repoId, string filename, string revision = "main", bool optional = false, CancellationToken ct = default)
     {
-        Validate(repoId, filename);
+        Validate(repoId, filename, revision);
         string cache = Options.CacheDir;
         string repoDir = HubCache.RepoDir(cache, repoId);
         if (Options.Offline)

@@ -220,6 +220,31 @@ public sealed class HubClientTests : IDisposable
     }
 
     [Fact]
+    public async Task DownloadFile_ConcurrentCallers_TransferOnce()
+    {
+        using var a = new HubClient(Options());
+        using var b = new HubClient(Options());
+        var ct = TestContext.Current.CancellationToken;
+        var paths = await Task.WhenAll(
+            a.DownloadFileAsync(Repo, "model.safetensors", ct: ct),
+            b.DownloadFileAsync(Repo, "model.safetensors", ct: ct),
+            a.DownloadFileAsync(Repo, "model.safetensors", ct: ct));
+        Assert.Single(paths.Distinct());
+        Assert.Equal(1, _server.CountRequests("cdn", "GET", "")); // the blob lock serialises them; later callers find it cached
+        Assert.Equal(File.ReadAllBytes(Fixture("model.safetensors")), File.ReadAllBytes(paths[0]!));
+    }
+
+    [Theory]
+    [InlineData("../escape.json", "main")]
+    [InlineData("config.json", "../../x")]
+    public async Task Download_PathTraversal_Refused(string file, string revision)
+    {
+        using var client = new HubClient(Options());
+        await Assert.ThrowsAsync<ModelLoadException>(() => client.DownloadFileAsync(Repo, file, revision, ct: TestContext.Current.CancellationToken));
+        Assert.Empty(_server.Requests);
+    }
+
+    [Fact]
     public async Task DownloadFile_ByCommitHash_DoesNotWriteRef()
     {
         using var client = new HubClient(Options());
