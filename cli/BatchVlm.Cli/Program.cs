@@ -17,6 +17,7 @@ public static class Program
     /// <summary>Every top-level command, in the order `batchvlm --help` lists them.</summary>
     private static IEnumerable<Command> Commands()
     {
+        yield return BatchVlm.Cli.Commands.UploadCommand.Create();
         yield return BatchVlm.Cli.Commands.ParityCommand.Create();
     }
 }
