@@ -4,6 +4,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using BatchVlm.Storage.Blobs;
+using BatchVlm.Storage.Configuration;
 
 namespace BatchVlm.Cli.Commands;
 
@@ -16,18 +17,38 @@ public static class UploadCommand
         var parallelism = new Option<int>("--parallelism") { Description = "Files uploaded at the same time (default 16)", DefaultValueFactory = _ => 16 };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Leave blobs that already exist untouched (conditional create)" };
         var command = new Command("upload", "Upload a local folder to blob storage") { source, destination, parallelism, skipExisting };
-        command.AllowConfigFlags().SetAction((parse, ct) => CliCommon.Guard(async () =>
+        // --Section:Key=value configuration flags may follow the command's own arguments.
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction(async (parse, ct) =>
         {
-            var config = CliCommon.Configuration();
-            var store = BlobStores.Open(parse.GetValue(destination)!, config);
-            var result = await UploadFolderAsync(parse.GetValue(source)!, store, parse.GetValue(parallelism), parse.GetValue(skipExisting), ct);
-            var seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-3);
-            Console.WriteLine($"Uploaded {result.Uploaded:N0} files ({FormatBytes(result.Bytes)}) to {store.Describe()} in {seconds:F1} s "
-                + $"({result.Uploaded / seconds:N0} files/s, {FormatBytes((long)(result.Bytes / seconds))}/s)"
-                + (result.Skipped > 0 ? $"; {result.Skipped:N0} already there, skipped" : ""));
-            return 0;
-        }));
+            try
+            {
+                return await RunAsync(parse.GetValue(source)!, parse.GetValue(destination)!, parse.GetValue(parallelism), parse.GetValue(skipExisting), ct);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("batchvlm: cancelled");
+                return 130;
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine($"batchvlm: error: {Secrets.Redact(e.Message)}");
+                return 1;
+            }
+        });
         return command;
+    }
+
+    private static async Task<int> RunAsync(string source, string destination, int parallelism, bool skipExisting, CancellationToken ct)
+    {
+        var config = BatchVlmConfiguration.Build(Environment.GetCommandLineArgs().Skip(1).ToArray());
+        var store = BlobStores.Open(destination, config);
+        var result = await UploadFolderAsync(source, store, parallelism, skipExisting, ct);
+        var seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-3);
+        Console.WriteLine($"Uploaded {result.Uploaded:N0} files ({FormatBytes(result.Bytes)}) to {store.Describe()} in {seconds:F1} s "
+            + $"({result.Uploaded / seconds:N0} files/s, {FormatBytes((long)(result.Bytes / seconds))}/s)"
+            + (result.Skipped > 0 ? $"; {result.Skipped:N0} already there, skipped" : ""));
+        return 0;
     }
 
     /// <summary>What an upload did.</summary>
