@@ -57,6 +57,14 @@ internal sealed class AddedVocabulary
     /// <summary>A piece of input: either text to run through the model or one added token.</summary>
     public readonly record struct Segment(int Start, int End, AddedToken? Token);
 
+    /// <summary>Whether <paramref name="text"/> has any character an added token starts with (else no split is needed).</summary>
+    public bool MayMatch(string text)
+    {
+        var first = _firstChar;
+        foreach (char c in text) if (first[c]) return true;
+        return false;
+    }
+
     /// <summary>Cuts <paramref name="text"/> into text segments and added tokens.</summary>
     public void Split(string text, List<Segment> output)
     {

@@ -122,7 +122,7 @@ public sealed class Tokenizer
     public void EncodeTo(string text, List<int> ids)
     {
         text = Utf8.ReplaceLoneSurrogates(text);
-        if (_added.IsEmpty) { if (text.Length > 0) _encoder.Encode(text, true, ids); return; }
+        if (_added.IsEmpty || !_added.MayMatch(text)) { if (text.Length > 0) _encoder.Encode(text, true, ids); return; }
         var segments = new List<AddedVocabulary.Segment>();
         _added.Split(text, segments);
         bool atStart = true;

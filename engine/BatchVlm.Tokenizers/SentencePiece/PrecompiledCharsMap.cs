@@ -30,6 +30,23 @@ internal sealed class PrecompiledCharsMap
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private static uint Label(uint u) => u & ((1U << 31) | 0xFF);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] private static uint Offset(uint u) => (u >> 10) << (int)((u & (1U << 9)) >> 6);
 
+    /// <summary>Whether any rule's key starts with byte <paramref name="b"/> (a rule for b itself or a longer one).</summary>
+    public bool HasRuleStartingWith(byte b)
+    {
+        uint nodePos = Offset(_units[0]) ^ b;
+        if (nodePos >= _units.Length) return false;
+        uint unit = _units[nodePos];
+        if (Label(unit) != b) return false;
+        if (HasLeaf(unit)) return true;
+        uint children = nodePos ^ Offset(unit);
+        for (int c = 1; c < 256; c++)
+        {
+            uint p = children ^ (uint)c;
+            if (p < _units.Length && Label(_units[p]) == c) return true;
+        }
+        return false;
+    }
+
     /// <summary>
     /// Longest rule that is a prefix of <paramref name="input"/>: returns its length in input bytes (0 = no rule) and
     /// the replacement bytes (may be empty: the rule deletes).

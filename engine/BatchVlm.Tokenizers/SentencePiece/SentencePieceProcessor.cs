@@ -29,10 +29,11 @@ internal sealed class SentencePieceProcessor
     private readonly ByteSpanMap _reserved;        // CONTROL, UNKNOWN, BYTE (reserved_id_map_)
     private readonly ByteTrie _userDefined;        // prefix matcher for USER_DEFINED pieces
     private readonly bool _hasUserDefined;
-    private readonly ByteTrie? _unigramTrie;
+    private readonly DoubleArrayTrie? _unigramTrie;
     private readonly PrecompiledCharsMap? _charsMap;
     private readonly int[] _byteToId = new int[256];
     private readonly float _minScore, _maxScore;
+    private readonly bool[] _asciiPlain = new bool[128]; // ASCII byte with no charsmap rule and no user-defined piece starting with it
     private readonly bool _wordCacheSafe;
     private readonly WordCache? _bpeCache;
 
@@ -83,12 +84,20 @@ internal sealed class SentencePieceProcessor
             throw new TokenizerFormatException(source, "ModelProto.pieces", "byte_fallback is set but not all 256 <0xXX> pieces exist");
         if (proto.PrecompiledCharsMap.Length > 0)
             _charsMap = new PrecompiledCharsMap(proto.PrecompiledCharsMap, source, "ModelProto.normalizer_spec.precompiled_charsmap");
+        for (int b = 0; b < 128; b++)
+        {
+            byte[] one = [(byte)b];
+            bool plain = _userDefined.Next(0, (byte)b) < 0;
+            if (plain && _charsMap != null) plain = !_charsMap.HasRuleStartingWith((byte)b);
+            _asciiPlain[b] = plain && b != 0;
+        }
         if (proto.ModelType == SentencePieceModelType.Unigram)
         {
-            _unigramTrie = new ByteTrie(n * 4);
+            var entries = new List<(byte[], int)>(n);
             for (int i = 0; i < n; i++)
                 if (_types[i] is PieceType.Normal or PieceType.UserDefined or PieceType.Unused)
-                    _unigramTrie.Add(_pieceBytes[i], i);
+                    entries.Add((_pieceBytes[i], i));
+            _unigramTrie = new DoubleArrayTrie(entries);
         }
         else if (proto.ModelType != SentencePieceModelType.Bpe)
             throw new TokenizerFormatException(source, "ModelProto.trainer_spec.model_type", $"model type {proto.ModelType} is not supported (only UNIGRAM and BPE)");
@@ -158,8 +167,31 @@ internal sealed class SentencePieceProcessor
         if (!suffix && _proto.AddDummyPrefix) w = AppendSpace(o, w, escape);
 
         bool isPrevSpace = removeExtra;
+        var plain = _asciiPlain;
         while (!input.IsEmpty)
         {
+            byte first = input[0];
+            if (first < 0x80 && plain[first])
+            {
+                // Fast path: an ASCII character no rule touches.
+                if (first == (byte)' ')
+                {
+                    if (!isPrevSpace)
+                    {
+                        if (w + 3 > o.Length) { Array.Resize(ref output, Math.Max(output.Length * 2, w + 16)); o = output; }
+                        w = AppendSpace(o, w, escape);
+                    }
+                    isPrevSpace = removeExtra;
+                }
+                else
+                {
+                    if (w + 1 > o.Length) { Array.Resize(ref output, Math.Max(output.Length * 2, w + 16)); o = output; }
+                    o[w++] = first;
+                    isPrevSpace = false;
+                }
+                input = input[1..];
+                continue;
+            }
             int consumed = NormalizePrefix(input, out var sp);
             if (isPrevSpace) while (!sp.IsEmpty && sp[0] == (byte)' ') sp = sp[1..];
             if (!sp.IsEmpty)
@@ -289,6 +321,8 @@ internal sealed class SentencePieceProcessor
         for (int i = 0; i <= size; i++) { startsAt[i] = -1; best[i] = 0; }
         float unkScore = _minScore - UnkPenalty;
         var trie = _unigramTrie!;
+        int[] tBase = trie.Base, tCheck = trie.Check, tValue = trie.Values;
+        int tSize = trie.Size;
         var types = _types; var scores = _scores;
         int unkId = _proto.UnkId;
         double maxScore = _maxScore;
@@ -302,9 +336,10 @@ internal sealed class SentencePieceProcessor
             int node = 0;
             for (int k = pos; k < size; k++)
             {
-                node = trie.Next(node, text[k]);
-                if (node < 0) break;
-                int id = trie.ValueAt(node);
+                int next = tBase[node] + text[k];
+                if ((uint)next >= (uint)tSize || tCheck[next] != node) break;
+                node = next;
+                int id = tValue[node];
                 if (id < 0) continue;
                 var type = types[id];
                 if (type == PieceType.Unused) continue;
