@@ -6,7 +6,7 @@
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 public sealed partial class ComposeTests
 {
@@ -168,7 +168,7 @@ public sealed partial class ComposeTests
         var exe = new[] { "/usr/bin/docker-compose", "/usr/local/bin/docker-compose" }.FirstOrDefault(File.Exists);
         if (exe is null)
             Assert.Skip("docker-compose is not installed (Debian: apt-get install --no-install-recommends docker-compose)");
-        var psi = new global::System.Diagnostics.ProcessStartInfo(exe!)
+        var psi = new System.Diagnostics.ProcessStartInfo(exe!)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -186,7 +186,7 @@ public sealed partial class ComposeTests
             else
                 psi.Environment[k] = v;
         }
-        using var p = global::System.Diagnostics.Process.Start(psi)!;
+        using var p = System.Diagnostics.Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));

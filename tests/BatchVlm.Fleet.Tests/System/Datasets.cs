@@ -1,7 +1,7 @@
 // Image sets the system tests run jobs over: generated once per test run (TestImages), uploaded once to their own
 // Azurite container with `batchvlm upload`, and shared by every test that asks for the same set, so the fault
 // tests each pay for a job, not for an upload. Each set knows what the inspect task must report for each file.
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 /// <summary>An uploaded image set. Names are relative to <see cref="Address"/>; Expected holds, per valid image,
 /// what inspect must find (its generator's size, the bytes' length and SHA-256); Corrupt maps the corrupt files to

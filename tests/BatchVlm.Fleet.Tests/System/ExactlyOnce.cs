@@ -2,7 +2,7 @@
 // exactly one outcome — a correct inspect_results row for each valid image (size, byte length and SHA-256 equal
 // to what was generated), an item_errors row of the documented kind for each corrupt one, none in both tables,
 // none missing, none extra; the job's counters equal the rows; and the CLI (`status --json`, `results`) says the same.
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 public static class ExactlyOnce
 {

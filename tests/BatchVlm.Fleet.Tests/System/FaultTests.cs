@@ -6,7 +6,7 @@
 //   - restart RabbitMQ (scripts/stack.sh restart rabbitmq: TERM, then a fresh boot on the same data);
 //   - stop PostgreSQL for 20 s (graceful stop, then start);
 //   - kill -9 the coordinator and start a new one (its state is in PostgreSQL, its queue in RabbitMQ).
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 [Collection(SystemCollection.Name)]
 public sealed class FaultTests(FleetStack stack, ITestOutputHelper output)

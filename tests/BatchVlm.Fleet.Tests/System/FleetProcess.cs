@@ -6,7 +6,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 public sealed partial class FleetProcess : IAsyncDisposable
 {

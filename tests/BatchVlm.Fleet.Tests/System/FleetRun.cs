@@ -8,7 +8,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Npgsql;
 
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 public sealed class FleetRun : IAsyncDisposable
 {

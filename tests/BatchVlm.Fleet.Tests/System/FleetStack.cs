@@ -13,7 +13,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
 
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class SystemCollection : ICollectionFixture<FleetStack>
@@ -149,7 +149,7 @@ public sealed partial class FleetStack : IAsyncLifetime
         using var http = RabbitManagement();
         var vhost = Uri.EscapeDataString(VirtualHost);
         var delete = await http.DeleteAsync($"api/vhosts/{vhost}");
-        if (!delete.IsSuccessStatusCode && delete.StatusCode != global::System.Net.HttpStatusCode.NotFound)
+        if (!delete.IsSuccessStatusCode && delete.StatusCode != System.Net.HttpStatusCode.NotFound)
             throw new InvalidOperationException($"RabbitMQ management: deleting vhost {VirtualHost} gave {(int)delete.StatusCode}");
         (await http.PutAsync($"api/vhosts/{vhost}", Json("{}"))).EnsureSuccessStatusCode();
         (await http.PutAsync($"api/permissions/{vhost}/{Uri.EscapeDataString(RabbitUser)}",

@@ -1,7 +1,7 @@
 // Issue 2 "What it must show", first bullet: an inspect job over 2,000 generated images in Azurite, a few of them
 // corrupt, processed by two worker processes on real RabbitMQ and PostgreSQL, ends with exactly 2,000 outcomes —
 // one result row per valid image, one item error with its reason per corrupt file — and `status --json` adds up.
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 [Collection(SystemCollection.Name)]
 public sealed class InspectJobTests(FleetStack stack, ITestOutputHelper output)

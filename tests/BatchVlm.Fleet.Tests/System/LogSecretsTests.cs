@@ -7,7 +7,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 [Collection(SystemCollection.Name)]
 public sealed class LogSecretsTests(FleetStack stack, ITestOutputHelper output)

@@ -4,7 +4,7 @@
 // system tests' expectations (not the fleet) are wrong.
 using BatchVlm.Imaging;
 
-namespace BatchVlm.Fleet.Tests.System;
+namespace BatchVlm.Fleet.Tests.SystemTests;
 
 public sealed class TestImagesTests
 {
