@@ -38,7 +38,7 @@ public sealed class LoadingBench : IBenchArea
         long target = (long)(sizeGb * (1L << 30));
         var clock = Stopwatch.StartNew();
         long fileBytes = WriteCheckpoint(dir, target, (long)(shardGb * (1L << 30)));
-        Console.WriteLine($"wrote {Directory.GetFiles(dir, "*.safetensors").Length} shards, {fileBytes / 1e9:0.000} GB bf16, in {clock.Elapsed.TotalSeconds:0.0} s ({dir})");
+        Console.WriteLine($"wrote {Directory.GetFiles(dir, "*.safetensors").Length} safetensors file(s), {fileBytes / 1e9:0.000} GB bf16, in {clock.Elapsed.TotalSeconds:0.0} s ({dir})");
         Console.WriteLine();
         Console.WriteLine($"{"mode",-11} {"VmHWM GB",9} {"RssAnon GB",11} {"RssFile GB",11} {"HWM/file",9} {"time s",7}  notes");
 
