@@ -1,0 +1,221 @@
+// `./batchvlm bench imaging`: decode + HF SigLIP-style preprocessing (224x224 bicubic, rescale, normalize, CHW float32)
+// throughput on generated photo-like JPEGs (640x480 and 4000x3000, Pillow q90 4:2:0, see scripts/bench/imaging_pillow.py),
+// 1 and 2 threads, against Pillow 9.4 running the same pipeline in the same run (the python script, T processes for T
+// threads). Also measures how far shrink-on-load moves the output from the exact path.
+// Options: --small N (200) --large M (20) --passes P (5; large sets use max(2, P/2)) --cache DIR --python PATH --skip-pillow
+using System.Diagnostics;
+using System.Text.Json;
+using BatchVlm.Imaging;
+using BatchVlm.Imaging.Processing;
+
+namespace BatchVlm.Bench.Imaging;
+
+public sealed class ImagingBench : IBenchArea
+{
+    public string Name => "imaging";
+    public string Description => "JPEG decode + SigLIP preprocessing images/s vs Pillow (exact and shrink-on-load), 1 and 2 threads";
+
+    private const string SiglipConfig = """
+        {"image_processor_type":"SiglipImageProcessor","do_resize":true,"size":{"height":224,"width":224},"resample":3,
+         "do_rescale":true,"rescale_factor":0.00392156862745098,"do_normalize":true,"image_mean":[0.5,0.5,0.5],"image_std":[0.5,0.5,0.5]}
+        """;
+
+    public int Run(string[] args)
+    {
+        int small = IntArg(args, "--small", 200), large = IntArg(args, "--large", 20), passes = IntArg(args, "--passes", 5);
+        string cache = StrArg(args, "--cache") ?? Path.Combine(Path.GetTempPath(), "batchvlm-bench-imaging");
+        string python = StrArg(args, "--python") ?? "/usr/bin/python3";
+        bool skipPillow = args.Contains("--skip-pillow");
+        string script = FindScript();
+
+        Console.WriteLine($"imaging bench: {small} x 640x480 and {large} x 4000x3000 JPEGs (Pillow q90 4:2:0) in {cache}");
+        RunProcess(python, $"\"{script}\" gen \"{cache}\" --small {small} --large {large}");
+        var sets = new[] { ("small", 640, 480, passes), ("large", 4000, 3000, Math.Max(2, passes / 2)) };
+        Console.WriteLine($"resize kernel: {BatchVlm.Imaging.Resampling.PillowResampler.BestKernel}; cores: {Environment.ProcessorCount}; " +
+                          "NOTE: other processes may share the cores (compare ratios within one run)");
+        Console.WriteLine();
+        Console.WriteLine($"| set | variant | threads | ours img/s median (min-max) | Pillow variant | Pillow img/s median (min-max) | ratio |");
+        Console.WriteLine($"|---|---|---|---|---|---|---|");
+
+        var exact = new ImageProcessor(ImageProcessorConfig.Parse(SiglipConfig));
+        var draftLike = new ImageProcessor(exact.Config, new ImageProcessorOptions { ShrinkOnLoad = true, ShrinkOversample = 1.0 });
+        var shrinkDefault = new ImageProcessor(exact.Config, new ImageProcessorOptions { ShrinkOnLoad = true }); // oversample 2
+        foreach (var (name, w, h, p) in sets)
+        {
+            var dir = Path.Combine(cache, name);
+            var files = Directory.GetFiles(dir, "*.jpg").Order().Take(name == "small" ? small : large).ToArray();
+            var blobs = files.Select(File.ReadAllBytes).ToArray();
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var variants = new List<(string Label, ImageProcessor Proc, string PillowMode)> { ("exact", exact, "full") };
+                variants.Add(("shrink k=1 (draft rule)", draftLike, "draft"));
+                if (name == "large") variants.Add(("shrink k=2 (default)", shrinkDefault, "draft"));
+                var pillow = new Dictionary<string, Rate?>();
+                foreach (var (label, proc, mode) in variants)
+                {
+                    var ours = Measure(proc, blobs, threads, p);
+                    if (!pillow.TryGetValue(mode, out var reference) && !skipPillow)
+                        pillow[mode] = reference = PillowRate(python, script, dir, mode, threads, p);
+                    string refText = reference is null ? "-" : $"{reference.Median:F1} ({reference.Min:F1}-{reference.Max:F1})";
+                    string ratio = reference is null ? "-" : $"{ours.Median / reference.Median:F2}x";
+                    Console.WriteLine($"| {name} {w}x{h} | {label} | {threads} | {ours.Median:F1} ({ours.Min:F1}-{ours.Max:F1}) | {mode} | {refText} | {ratio} |");
+                }
+            }
+        }
+        Console.WriteLine();
+        Console.WriteLine("Stage times, 1 thread, median ms per image (decode = JPEG → RGB; resize = 224x224 bicubic; normalize = CHW float32):");
+        Console.WriteLine("| set | variant | decode | resize | normalize |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var (name, _, _, _) in sets)
+        {
+            var files = Directory.GetFiles(Path.Combine(cache, name), "*.jpg").Order().Take(name == "small" ? small : large).ToArray();
+            var blobs = files.Select(File.ReadAllBytes).ToArray();
+            Console.WriteLine(Stages(name, "exact", exact, blobs, null));
+            Console.WriteLine(Stages(name, "shrink k=1", exact, blobs, 1.0));
+            if (name == "large") Console.WriteLine(Stages(name, "shrink k=2", exact, blobs, 2.0));
+        }
+        Console.WriteLine();
+        Console.WriteLine("Shrink-on-load deviation from the exact path (final 224x224 uint8 before normalisation; pixel_values diff = levels/127.5):");
+        Console.WriteLine("| set | variant | max |diff| levels | mean |diff| levels | PSNR dB | pixels differing |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (var (name, _, _, _) in sets)
+        {
+            var files = Directory.GetFiles(Path.Combine(cache, name), "*.jpg").Order().Take(name == "small" ? small : large).ToArray();
+            foreach (var (label, proc) in new[] { ("k=1 (draft rule)", draftLike), ("k=2 (default)", shrinkDefault) })
+                Console.WriteLine(Deviation(name, label, exact, proc, files));
+        }
+        return 0;
+    }
+
+    private sealed record Rate(double Median, double Min, double Max);
+
+    private static Rate Measure(ImageProcessor proc, byte[][] blobs, int threads, int passes)
+    {
+        int per = 3 * 224 * 224;
+        var buffers = Enumerable.Range(0, threads).Select(_ => new float[per]).ToArray();
+        void Pass()
+        {
+            if (threads == 1)
+            {
+                foreach (var b in blobs) proc.Preprocess(b, buffers[0]);
+                return;
+            }
+            int next = -1;
+            var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < blobs.Length) proc.Preprocess(blobs[i], buffers[t]);
+            })).ToArray();
+            foreach (var w in workers) w.Start();
+            foreach (var w in workers) w.Join();
+        }
+        Pass(); // warm-up (JIT, coefficient cache, pools)
+        var rates = new List<double>();
+        for (int i = 0; i < passes; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            Pass();
+            rates.Add(blobs.Length / sw.Elapsed.TotalSeconds);
+        }
+        rates.Sort();
+        return new Rate(rates[rates.Count / 2], rates[0], rates[^1]);
+    }
+
+    private static Rate? PillowRate(string python, string script, string dir, string mode, int threads, int passes)
+    {
+        var output = RunProcess(python, $"\"{script}\" bench \"{dir}\" --mode {mode} --threads {threads} --passes {passes}");
+        var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
+        if (line is null) return null;
+        using var doc = JsonDocument.Parse(line);
+        var r = doc.RootElement;
+        return new Rate(r.GetProperty("median").GetDouble(), r.GetProperty("min").GetDouble(), r.GetProperty("max").GetDouble());
+    }
+
+    private static string Deviation(string set, string label, ImageProcessor exact, ImageProcessor shrink, string[] files)
+    {
+        int max = 0; long sum = 0, count = 0, differing = 0; double sse = 0;
+        foreach (var f in files)
+        {
+            var bytes = File.ReadAllBytes(f);
+            var a = new ImageProcessor.Intermediates();
+            var b = new ImageProcessor.Intermediates();
+            exact.Run(bytes, new float[3 * 224 * 224], a);
+            shrink.Run(bytes, new float[3 * 224 * 224], b);
+            var pa = a.Resized!.Pixels; var pb = b.Resized!.Pixels;
+            for (int i = 0; i < pa.Length; i++)
+            {
+                int d = Math.Abs(pa[i] - pb[i]);
+                max = Math.Max(max, d); sum += d; sse += d * d; count++;
+                if (d != 0) differing++;
+            }
+        }
+        double mse = sse / count;
+        string psnr = mse == 0 ? "inf" : $"{10 * Math.Log10(255.0 * 255.0 / mse):F1}";
+        return $"| {set} | {label} | {max} | {(double)sum / count:F3} | {psnr} | {100.0 * differing / count:F1} % |";
+    }
+
+    private static string Stages(string set, string label, ImageProcessor proc, byte[][] blobs, double? oversample)
+    {
+        var decode = new List<double>(); var resize = new List<double>(); var normalize = new List<double>();
+        var output = new float[3 * 224 * 224];
+        var resized = new byte[224 * 224 * 3];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            foreach (var b in blobs)
+            {
+                var options = DecodeOptions.Default;
+                if (oversample is { } k) options = options with { ShrinkTarget = (224, 224), ShrinkOversample = k };
+                long t0 = Stopwatch.GetTimestamp();
+                var img = ImageDecoder.DecodeRgb(b, options);
+                long t1 = Stopwatch.GetTimestamp();
+                BatchVlm.Imaging.Resampling.PillowResampler.Resize(img.Pixels, img.Width, img.Height, resized, 224, 224, proc.Config.Resample);
+                long t2 = Stopwatch.GetTimestamp();
+                proc.Normalize(resized, 224 * 224, output);
+                long t3 = Stopwatch.GetTimestamp();
+                if (pass == 0) continue;
+                decode.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
+                resize.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
+                normalize.Add(Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds);
+            }
+        }
+        static double Median(List<double> v) { v.Sort(); return v[v.Count / 2]; }
+        return $"| {set} | {label} | {Median(decode):F3} | {Median(resize):F3} | {Median(normalize):F3} |";
+    }
+
+    private static string RunProcess(string file, string arguments)
+    {
+        var psi = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // The reference must not be slowed or sped up by BLAS/OpenMP threading (numpy ops are tiny here).
+        psi.Environment["OMP_NUM_THREADS"] = "1";
+        psi.Environment["OPENBLAS_NUM_THREADS"] = "1";
+        psi.Environment.Remove("OPENBLAS_CORETYPE");
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {arguments} failed ({p.ExitCode}): {stderr.Result}");
+        return stdout;
+    }
+
+    private static string FindScript()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            var s = Path.Combine(d.FullName, "scripts", "bench", "imaging_pillow.py");
+            if (File.Exists(s)) return s;
+        }
+        throw new FileNotFoundException("scripts/bench/imaging_pillow.py not found above " + AppContext.BaseDirectory);
+    }
+
+    private static int IntArg(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
+    }
+
+    private static string? StrArg(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
