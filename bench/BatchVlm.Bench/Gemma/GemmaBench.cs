@@ -30,7 +30,7 @@ public sealed class GemmaBench : IBenchArea
     public int Run(string[] args)
     {
         string dir = BenchTiming.Arg(args, "--dir", Path.Combine(Path.GetTempPath(), "batchvlm-bench-gemma"));
-        // PALIGEMMA_HOOK
+        if (args.Contains("--paligemma")) return PaliGemmaMemory.Run(args, dir);
         var layerCounts = BenchTiming.Arg(args, "--layers", "2,4").Split(',').Select(int.Parse).ToArray();
         var batches = BenchTiming.Arg(args, "--batches", "1,8").Split(',').Select(int.Parse).ToArray();
         int prompt = int.Parse(BenchTiming.Arg(args, "--prompt", "260"), Inv);
