@@ -1,0 +1,203 @@
+// AltCLIP (`AltCLIPModel`, model_type "altclip"): BAAI/AltCLIP, AltCLIP-m9 — multilingual CLIP. Composes CLIP's
+// vision tower (Clip.cs `CLIPVisionTransformer`, keys `vision_model.*`, identical math) and an XLM-RoBERTa text
+// tower (XlmRoberta.cs, keys `text_model.roberta.*`). Follows transformers 4.46.1
+// src/transformers/models/altclip/modeling_altclip.py. AltCLIP's own pieces, each once below: the text tower's
+// `pre_LN` (a LayerNorm on RoBERTa's last hidden state) and `transformation` (Linear hidden → project_dim) make
+// `last_hidden_state`; text pooling takes position 0 (`<s>`) of those transformed states (no eos search);
+// `text_projection` (no bias) maps project_dim → projection_dim; scores are softmax over texts of
+// cos · exp(logit_scale), as CLIP.
+//
+// Dimension letters: B batch, T text tokens, C text hidden, P project_dim, E projection_dim.
+using BatchVlm.Engine.Backends;
+using BatchVlm.Engine.Loading;
+using BatchVlm.Engine.Nn;
+using BatchVlm.Engine.Tensors;
+
+namespace BatchVlm.Engine.Models;
+
+/// <summary>text_config (AltCLIPTextConfig defaults, configuration_altclip.py 4.46.1).</summary>
+public sealed record AltCLIPTextConfig
+{
+    public int VocabSize { get; init; } = 250002;
+    public int HiddenSize { get; init; } = 1024;
+    public int NumHiddenLayers { get; init; } = 24;
+    public int NumAttentionHeads { get; init; } = 16;
+    public int IntermediateSize { get; init; } = 4096;
+    public string HiddenAct { get; init; } = "gelu";
+    public int MaxPositionEmbeddings { get; init; } = 514;
+    public int TypeVocabSize { get; init; } = 1;
+    public float LayerNormEps { get; init; } = 1e-5f;
+    public int PadTokenId { get; init; } = 1;
+    public int BosTokenId { get; init; }
+    public int EosTokenId { get; init; } = 2;
+    public string PositionEmbeddingType { get; init; } = "absolute";
+    public int ProjectDim { get; init; } = 768;
+
+    public XLMRobertaConfig ToRoberta() => new()
+    {
+        VocabSize = VocabSize, HiddenSize = HiddenSize, NumHiddenLayers = NumHiddenLayers,
+        NumAttentionHeads = NumAttentionHeads, IntermediateSize = IntermediateSize, HiddenAct = HiddenAct,
+        MaxPositionEmbeddings = MaxPositionEmbeddings, TypeVocabSize = TypeVocabSize, LayerNormEps = LayerNormEps,
+        PadTokenId = PadTokenId, PositionEmbeddingType = PositionEmbeddingType,
+    };
+}
+
+/// <summary>config.json of an AltCLIPModel (AltCLIPConfig defaults, 4.46.1: projection_dim 768, not CLIP's 512).
+/// vision_config binds to <see cref="CLIPVisionConfig"/>: AltCLIPVisionConfig has the same keys and defaults.</summary>
+public sealed record AltCLIPConfig
+{
+    public AltCLIPTextConfig TextConfig { get; init; } = new();
+    public CLIPVisionConfig VisionConfig { get; init; } = new();
+    public int ProjectionDim { get; init; } = 768;
+}
+
+/// <summary>`text_model.*`: roberta → pre_LN → transformation; pooled = position 0 of the transformed states.</summary>
+public sealed class AltCLIPTextModel
+{
+    private readonly LayerNorm _preLN;
+    private readonly Linear _transformation;
+
+    public AltCLIPTextModel(VarBuilder vb, IBackend backend, AltCLIPTextConfig c)
+    {
+        Config = c;
+        Roberta = new XLMRobertaModel(vb.Sub("roberta"), backend, c.ToRoberta());
+        _preLN = LayerNorm.Load(vb.Sub("pre_LN"), backend, c.HiddenSize, c.LayerNormEps);
+        _transformation = Linear.Load(vb.Sub("transformation"), backend, c.HiddenSize, c.ProjectDim);
+    }
+
+    public AltCLIPTextConfig Config { get; }
+    public XLMRobertaModel Roberta { get; }
+
+    /// <summary>ids (B, T), mask (B, T) or null → last_hidden_state (B, T, P) = transformation(pre_LN(roberta)),
+    /// pooled (B, P) = its position 0; hidden_states are RoBERTa's (C wide).</summary>
+    public TowerOutput Forward(Tensor ids, Tensor? attentionMask = null, bool outputHiddenStates = false)
+    {
+        var hs = outputHiddenStates ? new List<Tensor>() : null;
+        using var h = Roberta.Forward(ids, attentionMask, hs);              // (B, T, C)
+        using var n = _preLN.Forward(h);
+        var last = _transformation.Forward(n);                              // (B, T, P)
+        using var first = last.Select(1, 0);                                // (B, P) view
+        var pooled = first.Contiguous();
+        return new TowerOutput(last, pooled, hs);
+    }
+}
+
+/// <summary>`AltCLIPModel`: text_model, vision_model (CLIP's), visual_projection, text_projection, logit_scale.</summary>
+public sealed class AltCLIPModel : IImageTextModel
+{
+    private readonly SafetensorsCheckpoint? _checkpoint;
+    private readonly IBackend _backend;
+    private readonly Linear _visualProjection, _textProjection;
+
+    public AltCLIPModel(VarBuilder vb, IBackend backend, AltCLIPConfig c, SafetensorsCheckpoint? owned = null)
+    {
+        _backend = backend;
+        _checkpoint = owned;
+        Config = c;
+        TextModel = new AltCLIPTextModel(vb.Sub("text_model"), backend, c.TextConfig);
+        VisionModel = new CLIPVisionTransformer(vb.Sub("vision_model"), backend, c.VisionConfig);
+        _visualProjection = Linear.Load(vb.Sub("visual_projection"), backend, c.VisionConfig.HiddenSize, c.ProjectionDim, bias: false);
+        _textProjection = Linear.Load(vb.Sub("text_projection"), backend, c.TextConfig.ProjectDim, c.ProjectionDim, bias: false);
+        using var scale = vb.TensorF32(backend, "logit_scale");
+        if (scale.ElementCount != 1)
+            throw new ModelLoadException($"'{vb.Key("logit_scale")}' must hold one value, got shape {Tensor.ShapeString(scale.Shape)}");
+        LogitScale = scale.Item();
+    }
+
+    /// <summary>Loads config.json + weights from <paramref name="directory"/> (memory-mapped); every key must be used.</summary>
+    public static AltCLIPModel Load(string directory, IBackend backend)
+    {
+        var config = HfConfig.Load(directory);
+        if (config.ModelType is not (null or "altclip"))
+            throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not an AltCLIP model (expected 'altclip')");
+        var ckpt = SafetensorsCheckpoint.Open(directory);
+        try
+        {
+            var vb = new VarBuilder(ckpt);
+            var model = new AltCLIPModel(vb, backend, config.Bind<AltCLIPConfig>(), ckpt);
+            vb.ThrowIfUnused(k => k.EndsWith("position_ids", StringComparison.Ordinal) || k.EndsWith("token_type_ids", StringComparison.Ordinal));
+            return model;
+        }
+        catch
+        {
+            ckpt.Dispose();
+            throw;
+        }
+    }
+
+    public AltCLIPConfig Config { get; }
+    public AltCLIPTextModel TextModel { get; }
+    public CLIPVisionTransformer VisionModel { get; }
+    public float LogitScale { get; }
+
+    public string Family => "altclip";
+    public int EmbeddingDim => Config.ProjectionDim;
+    public int ImageSize => Config.VisionConfig.ImageSize;
+    public ScoreKind ScoreKind => ScoreKind.SoftmaxOverTexts;
+
+    /// <summary>visual_projection(pooled) (B, E), unnormalised.</summary>
+    public Tensor GetImageFeatures(Tensor pixels)
+    {
+        using var o = VisionModel.Forward(pixels);
+        return _visualProjection.Forward(o.PooledOutput!);
+    }
+
+    /// <summary>text_projection(pooled) (B, E), unnormalised.</summary>
+    public Tensor GetTextFeatures(Tensor ids, Tensor? attentionMask = null)
+    {
+        using var o = TextModel.Forward(ids, attentionMask);
+        return _textProjection.Forward(o.PooledOutput!);
+    }
+
+    public Tensor ProjectImage(Tensor pooled) => _visualProjection.Forward(pooled);
+    public Tensor ProjectText(Tensor pooled) => _textProjection.Forward(pooled);
+
+    /// <summary>logits_per_text (T, I) = text_embeds·image_embedsᵀ · exp(logit_scale), embeds normalised.</summary>
+    public Tensor LogitsPerText(Tensor textEmbeds, Tensor imageEmbeds)
+    {
+        using var it = imageEmbeds.Transpose(0, 1);
+        using var cos = textEmbeds.MatMul(it);
+        return cos.Scale(MathF.Exp(LogitScale));
+    }
+
+    public float[,] EmbedImages(float[] pixelValues, int batch, bool normalize = true)
+    {
+        int s = ImageSize, ch = Config.VisionConfig.NumChannels;
+        if (batch <= 0 || pixelValues.Length != (long)batch * ch * s * s)
+            throw new ArgumentException($"EmbedImages: {pixelValues.Length} values is not {batch} images of {ch}x{s}x{s}");
+        using var px = _backend.FromFloats(pixelValues, batch, ch, s, s);
+        using var f = GetImageFeatures(px);
+        if (!normalize) return f.ToFloat2D();
+        using var n = f.L2Normalize();
+        return n.ToFloat2D();
+    }
+
+    public float[,] EmbedTexts(long[,] ids, long[,]? attentionMask = null, bool normalize = true)
+    {
+        using var idsT = ContrastiveHelpers.Ids(_backend, ids);
+        using var maskT = attentionMask is null ? null : ContrastiveHelpers.Ids(_backend, attentionMask);
+        using var f = GetTextFeatures(idsT, maskT);
+        if (!normalize) return f.ToFloat2D();
+        using var n = f.L2Normalize();
+        return n.ToFloat2D();
+    }
+
+    /// <summary>logits = exp(logit_scale) · cos; probabilities = softmax over the texts of each image (CLIP's rule).</summary>
+    public ImageTextScores Score(float[,] imageEmbeds, float[,] textEmbeds)
+    {
+        var logits = ContrastiveHelpers.CosineTimes(imageEmbeds, textEmbeds, MathF.Exp(LogitScale), 0f);
+        int ni = logits.GetLength(0), nt = logits.GetLength(1);
+        var probs = new float[ni, nt];
+        for (int i = 0; i < ni; i++)
+        {
+            float max = float.NegativeInfinity;
+            for (int t = 0; t < nt; t++) max = MathF.Max(max, logits[i, t]);
+            double sum = 0;
+            for (int t = 0; t < nt; t++) sum += Math.Exp(logits[i, t] - max);
+            for (int t = 0; t < nt; t++) probs[i, t] = (float)(Math.Exp(logits[i, t] - max) / sum);
+        }
+        return new ImageTextScores(logits, probs);
+    }
+
+    public void Dispose() => _checkpoint?.Dispose();
+}
