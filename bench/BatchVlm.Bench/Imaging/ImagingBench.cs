@@ -34,8 +34,8 @@ public sealed class ImagingBench : IBenchArea
         Console.WriteLine($"resize kernel: {BatchVlm.Imaging.Resampling.PillowResampler.BestKernel}; cores: {Environment.ProcessorCount}; " +
                           "NOTE: other processes may share the cores (compare ratios within one run)");
         Console.WriteLine();
-        Console.WriteLine($"| set | variant | threads | ours img/s median (min-max) | Pillow variant | Pillow img/s median (min-max) | ratio |");
-        Console.WriteLine($"|---|---|---|---|---|---|---|");
+        Console.WriteLine("| set | variant | threads | ours img/s median (min-max) | ours CPU ms/img | Pillow variant | Pillow img/s median (min-max) | Pillow CPU ms/img | ratio img/s | ratio CPU |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
 
         var exact = new ImageProcessor(ImageProcessorConfig.Parse(SiglipConfig));
         var draftLike = new ImageProcessor(exact.Config, new ImageProcessorOptions { ShrinkOnLoad = true, ShrinkOversample = 1.0 });
@@ -56,9 +56,9 @@ public sealed class ImagingBench : IBenchArea
                     var ours = Measure(proc, blobs, threads, p);
                     if (!pillow.TryGetValue(mode, out var reference) && !skipPillow)
                         pillow[mode] = reference = PillowRate(python, script, dir, mode, threads, p);
-                    string refText = reference is null ? "-" : $"{reference.Median:F1} ({reference.Min:F1}-{reference.Max:F1})";
-                    string ratio = reference is null ? "-" : $"{ours.Median / reference.Median:F2}x";
-                    Console.WriteLine($"| {name} {w}x{h} | {label} | {threads} | {ours.Median:F1} ({ours.Min:F1}-{ours.Max:F1}) | {mode} | {refText} | {ratio} |");
+                    string refText = reference is null ? "- | -" : $"{reference.Median:F1} ({reference.Min:F1}-{reference.Max:F1}) | {reference.CpuMs:F2}";
+                    string ratio = reference is null ? "- | -" : $"{ours.Median / reference.Median:F2}x | {reference.CpuMs / ours.CpuMs:F2}x";
+                    Console.WriteLine($"| {name} {w}x{h} | {label} | {threads} | {ours.Median:F1} ({ours.Min:F1}-{ours.Max:F1}) | {ours.CpuMs:F2} | {mode} | {refText} | {ratio} |");
                 }
             }
         }
@@ -87,7 +87,8 @@ public sealed class ImagingBench : IBenchArea
         return 0;
     }
 
-    private sealed record Rate(double Median, double Min, double Max);
+    /// <param name="CpuMs">median CPU time per image (process time over a pass / images): robust to other load on the box</param>
+    private sealed record Rate(double Median, double Min, double Max, double CpuMs);
 
     private static Rate Measure(ImageProcessor proc, byte[][] blobs, int threads, int passes)
     {
@@ -111,14 +112,21 @@ public sealed class ImagingBench : IBenchArea
         }
         Pass(); // warm-up (JIT, coefficient cache, pools)
         var rates = new List<double>();
+        var cpu = new List<double>();
+        using var self = Process.GetCurrentProcess();
         for (int i = 0; i < passes; i++)
         {
+            self.Refresh();
+            var c0 = self.TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             Pass();
             rates.Add(blobs.Length / sw.Elapsed.TotalSeconds);
+            self.Refresh();
+            cpu.Add((self.TotalProcessorTime - c0).TotalMilliseconds / blobs.Length);
         }
         rates.Sort();
-        return new Rate(rates[rates.Count / 2], rates[0], rates[^1]);
+        cpu.Sort();
+        return new Rate(rates[rates.Count / 2], rates[0], rates[^1], cpu[cpu.Count / 2]);
     }
 
     private static Rate? PillowRate(string python, string script, string dir, string mode, int threads, int passes)
@@ -128,7 +136,8 @@ public sealed class ImagingBench : IBenchArea
         if (line is null) return null;
         using var doc = JsonDocument.Parse(line);
         var r = doc.RootElement;
-        return new Rate(r.GetProperty("median").GetDouble(), r.GetProperty("min").GetDouble(), r.GetProperty("max").GetDouble());
+        return new Rate(r.GetProperty("median").GetDouble(), r.GetProperty("min").GetDouble(), r.GetProperty("max").GetDouble(),
+            r.GetProperty("cpu_ms_per_image").GetDouble());
     }
 
     private static string Deviation(string set, string label, ImageProcessor exact, ImageProcessor shrink, string[] files)
