@@ -92,6 +92,7 @@ internal static class TokenizerJsonReader
         var post = c.Opt(root, "post_processor") is { } pp ? ReadPostProcessor(c, pp, "$.post_processor", added, model) : null;
         var dec = c.Opt(root, "decoder") is { } d ? ReadDecoder(c, d, "$.decoder") : null;
 
+        config = WithFamilyDefaults(config, added, model);
         int? Lookup(AddedToken? t) => t is null ? null : added.ByContent(t.Content)?.Id ?? model.TokenToId(t.Content);
         // Config tokens missing from added_tokens are registered as specials (transformers does the same).
         foreach (var t in new[] { config.BosToken, config.EosToken, config.UnkToken, config.PadToken, config.ClsToken, config.SepToken, config.MaskToken }
@@ -116,6 +117,32 @@ internal static class TokenizerJsonReader
         return new Tokenizer($"tokenizer.json ({model.GetType().Name.Replace("Model", "")}) from {Path.GetFileName(source)}",
             added, new HfSegmentEncoder(normalizer, pre, model), post, decoder, model.IdToToken, model.TokenToId,
             model.VocabSize, config, bos, eos, pad, unk);
+    }
+
+    /// <summary>
+    /// Special tokens the transformers class defines by default when tokenizer_config.json does not name them
+    /// (e.g. BertTokenizer's [PAD]); without a class, the usual names among the added tokens.
+    /// </summary>
+    private static TokenizerConfig WithFamilyDefaults(TokenizerConfig c, AddedVocabulary added, IModel model)
+    {
+        (string? Bos, string? Eos, string? Unk, string? Pad) d = c.Family switch
+        {
+            "Bert" or "DistilBert" => (null, null, "[UNK]", "[PAD]"),
+            "T5" or "MT5" or "UMT5" => (null, "</s>", "<unk>", "<pad>"),
+            "XLMRoberta" or "Roberta" or "AltCLIP" => ("<s>", "</s>", "<unk>", "<pad>"),
+            "Gemma" or "PaliGemma" => ("<bos>", "<eos>", "<unk>", "<pad>"),
+            "Llama" => ("<s>", "</s>", "<unk>", null),
+            "GPT2" => ("<|endoftext|>", "<|endoftext|>", "<|endoftext|>", null),
+            "CLIP" => ("<|startoftext|>", "<|endoftext|>", "<|endoftext|>", "<|endoftext|>"),
+            _ => (First(["<bos>", "<s>", "<|startoftext|>"]), First(["<eos>", "</s>", "<|endoftext|>"]),
+                  First(["<unk>", "[UNK]"]), First(["<pad>", "[PAD]"])),
+        };
+        string? First(string[] names) => names.FirstOrDefault(n => added.ByContent(n) != null || model.TokenToId(n) != null);
+        AddedToken? Tok(AddedToken? t, string? name) => t ?? (name is null ? null : new AddedToken(name, -1, true));
+        return c with
+        {
+            BosToken = Tok(c.BosToken, d.Bos), EosToken = Tok(c.EosToken, d.Eos), UnkToken = Tok(c.UnkToken, d.Unk), PadToken = Tok(c.PadToken, d.Pad),
+        };
     }
 
     internal static Dictionary<string, int> ReadVocabObject(JsonElement e, string source, string path)

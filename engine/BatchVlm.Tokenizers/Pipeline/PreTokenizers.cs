@@ -23,19 +23,20 @@ internal enum SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithN
 internal static class Splitting
 {
     /// <summary>Splits by delimiter ranges (sorted, non-overlapping) the way tokenizers' NormalizedString::split does.</summary>
-    public static void Split(string text, List<(int Start, int End)> matches, SplitBehavior behavior, List<string> output)
+    public static void Split(string text, List<(int Start, int End)> matches, SplitBehavior behavior, List<string> output, bool invert = false)
     {
-        // Build (start, end, isMatch) segments covering the text.
+        // (start, end, isDelimiter) segments covering the text; every match is its own segment. With invert the
+        // matches are the pieces and the gaps the delimiters (tokenizers' Split { invert: true }).
         var segs = new List<(int S, int E, bool M)>();
         int pos = 0;
         foreach (var (s, e) in matches)
         {
             if (e <= s) continue;
-            if (s > pos) segs.Add((pos, s, false));
-            segs.Add((s, e, true));
+            if (s > pos) segs.Add((pos, s, invert));
+            segs.Add((s, e, !invert));
             pos = e;
         }
-        if (pos < text.Length) segs.Add((pos, text.Length, false));
+        if (pos < text.Length) segs.Add((pos, text.Length, invert));
         switch (behavior)
         {
             case SplitBehavior.Removed:
@@ -342,16 +343,7 @@ internal sealed class SplitPreTokenizer(string? literal, Regex? regex, SplitBeha
         else if (!string.IsNullOrEmpty(literal))
             for (int i = text.IndexOf(literal, StringComparison.Ordinal); i >= 0; i = text.IndexOf(literal, i + literal.Length, StringComparison.Ordinal))
                 matches.Add((i, i + literal.Length));
-        if (invert)
-        {
-            // The matches are the pieces to keep; everything between them is the delimiter.
-            var inverted = new List<(int, int)>();
-            int pos = 0;
-            foreach (var (s, e) in matches) { if (s > pos) inverted.Add((pos, s)); pos = e; }
-            if (pos < text.Length) inverted.Add((pos, text.Length));
-            matches = inverted;
-        }
-        Splitting.Split(text, matches, behavior, output);
+        Splitting.Split(text, matches, behavior, output, invert);
     }
 }
 
