@@ -63,26 +63,34 @@ internal static class BenchTiming
 
     public static string RepoRoot()
     {
+        if (File.Exists(Path.Combine(Directory.GetCurrentDirectory(), "BatchVlm.sln"))) return Directory.GetCurrentDirectory();
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BatchVlm.sln"))) dir = dir.Parent;
         return dir?.FullName ?? Directory.GetCurrentDirectory();
     }
 
-    /// <summary>Runs a reference script with Debian's python3 (which has torch) and returns its stdout lines.</summary>
-    public static List<string> RunPython(string script, string arguments, int threads)
+    /// <summary>Debian's python3 (which has torch) with the reference settings of baselines.md: OpenBLAS at its
+    /// AVX-512 best (OPENBLAS_CORETYPE removed), every thread knob pinned to <paramref name="threads"/>, libgomp passive.</summary>
+    public static ProcessStartInfo PythonStartInfo(string script, string arguments, int threads, bool stdin = false)
     {
         var psi = new ProcessStartInfo("/usr/bin/python3", $"{script} {arguments}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = stdin,
             UseShellExecute = false,
         };
-        // baselines.md pitfalls: OpenBLAS at its AVX-512 best (no CORETYPE), all thread knobs pinned, libgomp passive.
         psi.Environment.Remove("OPENBLAS_CORETYPE");
         foreach (var v in new[] { "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS" })
             psi.Environment[v] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
+        return psi;
+    }
+
+    /// <summary>Runs a reference script and returns its stdout lines.</summary>
+    public static List<string> RunPython(string script, string arguments, int threads)
+    {
+        using var p = Process.Start(PythonStartInfo(script, arguments, threads)) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
         var stderr = p.StandardError.ReadToEndAsync();
         var lines = new List<string>();
         string? line;

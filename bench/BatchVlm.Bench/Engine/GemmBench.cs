@@ -43,6 +43,21 @@ public sealed unsafe class GemmBench : IBenchArea
         }
 
         OpenBlas.PrepareEnvironment(threadList.Max());
+        if (args.Contains("--kernel"))
+        {
+            // the register kernel alone (packed panels in L1/L2) against OpenBLAS 1 thread on sq512 in the same run
+            OpenBlas.TryLoad(out _);
+            OpenBlas.SetThreads(1);
+            var a0 = RandomArray(new Random(1), 512 * 512);
+            var c0 = GC.AllocateUninitializedArray<float>(512 * 512, pinned: true);
+            const int kc = 256, calls = 2000;
+            double kflop = 2.0 * Gemm.MR * Gemm.NR * kc * calls, oflop = 2.0 * 512 * 512 * 512;
+            var rk = BenchTiming.Interleaved(
+                [() => Gemm.KernelOnly(kc, calls), () => { fixed (float* pa = a0, pc = c0) OpenBlas.Sgemm(512, 512, 512, pa, pa, true, pc); }],
+                samples, minSample);
+            Console.WriteLine($"kernel {Gemm.MR}x{Gemm.NR} kc={kc}: {kflop / rk[0].Median / 1e9:F0} GFLOP/s; OpenBLAS sq512 1t: {oflop / rk[1].Median / 1e9:F0} GFLOP/s");
+            return 0;
+        }
         if (!OpenBlas.TryLoad(out var err))
         {
             Console.Error.WriteLine(err);

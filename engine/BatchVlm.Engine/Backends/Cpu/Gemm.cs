@@ -13,9 +13,13 @@ namespace BatchVlm.Engine.Backends.Cpu;
 
 internal static unsafe class Gemm
 {
-    private const int KC = 256;
-    private const int MCBlocks = 24;     // MC = MR · 24 (336 rows for AVX-512: 344 KB of packed A)
-    private const int NC = 1024;
+    private static readonly int KC = Env("BATCHVLM_GEMM_KC", 256);
+    private static readonly int MCBlocks = Env("BATCHVLM_GEMM_MCB", 24);   // MC = MR · 24 (336 rows for AVX-512: 344 KB of packed A)
+    private static readonly int NC = Env("BATCHVLM_GEMM_NC", 1024);
+    private static readonly bool AOuter = Env("BATCHVLM_GEMM_AOUTER", 0) == 1;
+
+    private static int Env(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out var v) && v > 0 ? v : fallback;
 
     public static readonly bool Avx512 = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
     public static readonly bool Avx2Fma = Avx2.IsSupported && Fma.IsSupported;
@@ -102,12 +106,14 @@ internal static unsafe class Gemm
                 {
                     int mcur = Math.Min(mc, m1 - ic);
                     PackA(a, ic, mcur, pc, kc, mr, ap);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    int jN = (nc + nr - 1) / nr, iN = (mcur + mr - 1) / mr;
+                    for (int outer = 0; outer < (AOuter ? iN : jN); outer++)
                     {
-                        int ncur = Math.Min(nr, nc - jr);
-                        float* bPanel = bp + (long)jr * kc;
-                        for (int ir = 0; ir < mcur; ir += mr)
+                        for (int inner = 0; inner < (AOuter ? jN : iN); inner++)
                         {
+                            int jr = (AOuter ? inner : outer) * nr, ir = (AOuter ? outer : inner) * mr;
+                            int ncur = Math.Min(nr, nc - jr);
+                            float* bPanel = bp + (long)jr * kc;
                             int mcur2 = Math.Min(mr, mcur - ir);
                             float* aPanel = ap + (long)ir * kc;
                             float* cTile = c + (ic + ir) * ldc + jc + jr;
@@ -125,6 +131,17 @@ internal static unsafe class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Calls the register kernel on one packed A/B panel pair, <paramref name="calls"/> times (the ceiling
+    /// the blocked loops can reach; used by `bench gemm --kernel`).</summary>
+    internal static void KernelOnly(int kc, int calls)
+    {
+        EnsureBuffers();
+        int mr = MR, nr = NR;
+        new Span<float>(_aPack, mr * kc).Fill(0.001f);
+        new Span<float>(_bPack, nr * kc).Fill(0.002f);
+        for (int i = 0; i < calls; i++) Kernel(_aPack, _bPack, kc, _tile, nr, false);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
