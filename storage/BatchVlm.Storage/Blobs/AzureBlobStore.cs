@@ -97,6 +97,20 @@ public sealed class AzureBlobStore : IBlobStore
         }, ct);
     }
 
+    /// <summary>Delete the container and everything in it; false when it did not exist. (Not part of IBlobStore:
+    /// tests and tools clean up with it; the fleet never deletes containers.)</summary>
+    public Task<bool> DeleteContainerAsync(CancellationToken ct = default)
+        => ExecuteAsync("Delete Container", null, async token =>
+        {
+            using var response = await SendAsync(HttpMethod.Delete, MakeUri($"{_containerUrl}?restype=container"), null, null,
+                HttpCompletionOption.ResponseContentRead, token).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+                return false;
+            if (!response.IsSuccessStatusCode)
+                throw await ErrorAsync(response, "Delete Container", null, token).ConfigureAwait(false);
+            return true;
+        }, ct);
+
     // ----------------------------------------------------------------------------------------------------------
     // List
 
@@ -151,8 +165,9 @@ public sealed class AzureBlobStore : IBlobStore
         string? name = null, etag = null;
         long size = 0;
         DateTimeOffset? modified = null;
-        var depthInBlob = false;
-        while (await reader.ReadAsync().ConfigureAwait(false))
+        var inBlob = false;
+        // ReadElementContentAs* already moves the reader past the element: those cases `continue` without a Read.
+        while (!reader.EOF)
         {
             ct.ThrowIfCancellationRequested();
             if (reader.NodeType == XmlNodeType.Element)
@@ -160,35 +175,36 @@ public sealed class AzureBlobStore : IBlobStore
                 switch (reader.LocalName)
                 {
                     case "Blob":
-                        depthInBlob = true;
+                        inBlob = true;
                         name = etag = null;
                         size = 0;
                         modified = null;
                         break;
-                    case "Name" when depthInBlob:
+                    case "Name" when inBlob:
                         name = await reader.ReadElementContentAsStringAsync().ConfigureAwait(false);
                         continue;
-                    case "Content-Length" when depthInBlob:
+                    case "Content-Length" when inBlob:
                         size = long.Parse(await reader.ReadElementContentAsStringAsync().ConfigureAwait(false), CultureInfo.InvariantCulture);
                         continue;
-                    case "Etag" when depthInBlob:
+                    case "Etag" when inBlob:
                         etag = await reader.ReadElementContentAsStringAsync().ConfigureAwait(false);
                         continue;
-                    case "Last-Modified" when depthInBlob:
+                    case "Last-Modified" when inBlob:
                         modified = DateTimeOffset.TryParse(await reader.ReadElementContentAsStringAsync().ConfigureAwait(false),
                             CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var lm) ? lm : null;
                         continue;
                     case "NextMarker":
-                        nextMarker = reader.IsEmptyElement ? null : await reader.ReadElementContentAsStringAsync().ConfigureAwait(false);
+                        nextMarker = await reader.ReadElementContentAsStringAsync().ConfigureAwait(false);
                         continue;
                 }
             }
             else if (reader.NodeType == XmlNodeType.EndElement && reader.LocalName == "Blob")
             {
-                depthInBlob = false;
+                inBlob = false;
                 if (name is not null)
                     items.Add(new BlobItem(name, size, etag is null ? null : Quote(etag), modified));
             }
+            await reader.ReadAsync().ConfigureAwait(false);
         }
         return new ListPage(items, string.IsNullOrEmpty(nextMarker) ? null : nextMarker);
     }

@@ -28,10 +28,13 @@ public static class BatchVlmConfiguration
 
     /// <summary>Build the configuration from every source, in the precedence described at the top of this file.</summary>
     /// <exception cref="FileNotFoundException">$BATCHVLM_CONFIG names a file that does not exist.</exception>
-    public static IConfigurationRoot Build(string[]? args = null)
+    public static IConfigurationRoot Build(string[]? args = null) => Build(SettingsFilePath, args);
+
+    /// <summary>As <see cref="Build(string[])"/> with an explicit settings file (tests).</summary>
+    internal static IConfigurationRoot Build(string settingsFile, string[]? args)
     {
         var builder = new ConfigurationBuilder();
-        builder.AddJsonFile(SettingsFilePath, optional: true, reloadOnChange: false);
+        builder.AddJsonFile(settingsFile, optional: true, reloadOnChange: false);
         builder.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
 
         var extra = Environment.GetEnvironmentVariable(ConfigFileVariable);
