@@ -282,6 +282,14 @@ internal sealed class SentencePieceProcessor
     {
         var s = t_scratch ??= new Scratch();
         int max = Encoding.UTF8.GetMaxByteCount(text.Length);
+        if (max > Scratch.KeepLimit)
+        {
+            var input = Encoding.UTF8.GetBytes(text.ToArray());
+            var normalized = Array.Empty<byte>();
+            Normalize(input, ref normalized, out int blen);
+            EncodeNormalized(normalized.AsSpan(0, blen), ids);
+            return;
+        }
         if (s.Input.Length < max) s.Input = new byte[Math.Max(max, s.Input.Length * 2)];
         int n = Encoding.UTF8.GetBytes(text, s.Input);
         Normalize(s.Input.AsSpan(0, n), ref s.Normalized, out int len);
@@ -312,12 +320,21 @@ internal sealed class SentencePieceProcessor
     private void EncodeUnigram(ReadOnlySpan<byte> text, List<int> ids, Scratch s)
     {
         int size = text.Length;
-        if (s.BestScore.Length < size + 1)
+        float[] best; int[] startsAt, bestId;
+        if (size + 1 > Scratch.KeepLimit)
         {
-            int cap = Math.Max(size + 1, s.BestScore.Length * 2);
-            s.BestScore = new float[cap]; s.StartsAt = new int[cap]; s.BestId = new int[cap];
+            // A huge input gets its own arrays, so the per-thread scratch does not keep hundreds of MB alive.
+            best = new float[size + 1]; startsAt = new int[size + 1]; bestId = new int[size + 1];
         }
-        var best = s.BestScore; var startsAt = s.StartsAt; var bestId = s.BestId;
+        else
+        {
+            if (s.BestScore.Length < size + 1)
+            {
+                int cap = Math.Min(Scratch.KeepLimit, Math.Max(size + 1, s.BestScore.Length * 2));
+                s.BestScore = new float[cap]; s.StartsAt = new int[cap]; s.BestId = new int[cap];
+            }
+            best = s.BestScore; startsAt = s.StartsAt; bestId = s.BestId;
+        }
         for (int i = 0; i <= size; i++) { startsAt[i] = -1; best[i] = 0; }
         float unkScore = _minScore - UnkPenalty;
         var trie = _unigramTrie!;
@@ -377,7 +394,7 @@ internal sealed class SentencePieceProcessor
         int count = 0;
         for (int end = size; end > 0; end = startsAt[end])
         {
-            if (count == path.Length) { Array.Resize(ref s.Path, path.Length * 2); path = s.Path; }
+            if (count == path.Length) { Array.Resize(ref path, path.Length * 2); if (path.Length <= Scratch.KeepLimit) s.Path = path; }
             path[count++] = end;
         }
         bool prevUnk = false;
@@ -448,8 +465,13 @@ internal sealed class SentencePieceProcessor
     {
         // Initial symbols: user-defined pieces (frozen) or single characters.
         int max = text.Length;
-        if (s.Symbols.Length < max) s.Symbols = new Symbol[Math.Max(max, s.Symbols.Length * 2)];
-        var sym = s.Symbols;
+        Symbol[] sym;
+        if (max > Scratch.KeepLimit) sym = new Symbol[max];
+        else
+        {
+            if (s.Symbols.Length < max) s.Symbols = new Symbol[Math.Min(Scratch.KeepLimit, Math.Max(max, s.Symbols.Length * 2))];
+            sym = s.Symbols;
+        }
         int n = 0;
         int pos = 0;
         while (pos < text.Length)
@@ -486,6 +508,7 @@ internal sealed class SentencePieceProcessor
             Resegment(piece, ids, s, ref prevUnk);
         }
         s.RevMerge?.Clear();
+        heap.TrimIfLarge(Scratch.KeepLimit);
     }
 
     private void MaybeAddPair(ReadOnlySpan<byte> text, Symbol[] sym, int left, int right, PairHeap heap, Scratch s)
@@ -580,6 +603,8 @@ internal sealed class SentencePieceProcessor
 
     private sealed class Scratch
     {
+        /// <summary>Inputs longer than this (bytes) use temporary arrays instead of growing the scratch.</summary>
+        public const int KeepLimit = 1 << 20;
         public byte[] Input = new byte[256];
         public byte[] Normalized = new byte[256];
         public float[] BestScore = new float[256];
@@ -598,6 +623,7 @@ internal sealed class SentencePieceProcessor
         private Pair[] _items = new Pair[256];
         public int Count { get; private set; }
         public void Clear() => Count = 0;
+        public void TrimIfLarge(int limit) { if (_items.Length > limit) _items = new Pair[256]; Count = 0; }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static bool Before(in Pair a, in Pair b) => a.Score > b.Score || (a.Score == b.Score && a.Left < b.Left);
