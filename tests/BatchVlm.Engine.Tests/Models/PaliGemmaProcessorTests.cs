@@ -29,6 +29,36 @@ public sealed class PaliGemmaProcessorTests
     }
 
     [Fact]
+    public void BuildIds_MatchRealProcessorCases()
+    {
+        // tests/fixtures/paligemma-processor: PaliGemmaProcessor outputs (stand-in tokenizer; <image> 3783, bos 2, eos 1).
+        var path = Path.Combine(GemmaFixture.Dir("paligemma-processor"), "processor_cases.jsonl");
+        int checkedCases = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(line);
+            var c = doc.RootElement;
+            int n = c.GetProperty("image_seq_length").GetInt32();
+            var ids = c.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            bool hasSuffix = c.TryGetProperty("token_type_ids", out var ttElement);
+            var tt = hasSuffix ? ttElement.EnumerateArray().Select(e => e.GetInt32()).ToArray() : null;
+            int prefixLength = tt?.Count(x => x == 0) ?? ids.Length;
+            var tail = ids.AsSpan(n + 1, prefixLength - n - 1);
+            Assert.Equal(ids.Take(prefixLength), PaliGemmaProcessor.BuildInputIds(tail, n, 3783, 2));
+            if (hasSuffix)
+            {
+                var labels = c.GetProperty("labels").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+                var (tIds, tTypes, tLabels) = PaliGemmaProcessor.BuildTrainingIds(tail, ids.AsSpan(prefixLength, ids.Length - prefixLength - 1), n, 3783, 2, 1);
+                Assert.Equal(ids, tIds);
+                Assert.Equal(tt!, tTypes);
+                Assert.Equal(labels, tLabels);
+            }
+            checkedCases++;
+        }
+        Assert.Equal(9, checkedCases);
+    }
+
+    [Fact]
     public void BuildPromptText_ImageTokensBosPromptNewline()
     {
         Assert.Equal("<image><image><bos>caption en\n", PaliGemmaProcessor.BuildPromptText("caption en", 2));
