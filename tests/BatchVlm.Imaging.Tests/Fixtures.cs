@@ -48,6 +48,15 @@ internal static class Fixtures
                 else file.CopyTo(ms);
                 bytes = ms.ToArray();
             }
+            var result = ReadSafetensors(bytes);
+            Cache[name] = result;
+            return result;
+        }
+    }
+
+    public static Dictionary<string, Tensor> ReadSafetensors(byte[] bytes)
+    {
+        {
             long n = BitConverter.ToInt64(bytes, 0);
             using var doc = JsonDocument.Parse(bytes.AsMemory(8, (int)n));
             var result = new Dictionary<string, Tensor>();
@@ -60,7 +69,6 @@ internal static class Fixtures
                     p.Value.GetProperty("shape").EnumerateArray().Select(x => x.GetInt32()).ToArray(),
                     bytes.AsSpan((int)(8 + n + s), (int)(e - s)).ToArray());
             }
-            Cache[name] = result;
             return result;
         }
     }

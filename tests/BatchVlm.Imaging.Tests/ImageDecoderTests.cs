@@ -122,6 +122,24 @@ public sealed class ImageDecoderTests
     }
 
     [Fact]
+    public void DecodeRgb_ValidJpegAfterCorruptOneOnSameThread_Decodes()
+    {
+        // Regression: TurboJPEG kept the failed image's decoder state on the thread's handle, so the next valid
+        // file failed with "Bogus Huffman table definition".
+        var jpeg = Fixtures.Bytes("images", "07_photo_q90_320x240.jpg");
+        int dht = jpeg.AsSpan().IndexOf(new byte[] { 0xFF, 0xC4 });
+        var bad = (byte[])jpeg.Clone();
+        for (int i = dht + 4; i < dht + 40; i++) bad[i] = 0xFF;
+        var expected = Fixtures.Safetensors("expected.safetensors.gz")["07_photo_q90_320x240.decoded_rgb"].Data;
+        for (int round = 0; round < 3; round++)
+        {
+            Assert.Throws<ImageDecodeException>(() => ImageDecoder.DecodeRgb(bad));
+            Assert.Throws<ImageDecodeException>(() => ImageDecoder.DecodeRgb(jpeg[..(jpeg.Length / 3)]));
+            Assert.Equal(expected, ImageDecoder.DecodeRgb(jpeg).Pixels);
+        }
+    }
+
+    [Fact]
     public void DecodeRgb_CorruptPngData_Corrupt()
     {
         var png = (byte[])Fixtures.Bytes("images", "03_scene_rgb_500x333.png").Clone();

@@ -66,23 +66,20 @@ public static class PreprocessCommand
         }
         var sw = Stopwatch.StartNew();
         var inputs = new ReadOnlyMemory<byte>[images.Length];
-        var errors = new List<string>();
+        var errors = new SortedDictionary<int, string>();
         for (int i = 0; i < images.Length; i++)
         {
             try { inputs[i] = File.ReadAllBytes(images[i]); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { errors.Add($"{images[i]}: cannot read: {e.Message}"); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { errors[i] = $"{images[i]}: cannot read: {e.Message}"; }
         }
         var (h, w) = size;
         var pixels = new float[(long)images.Length * 3 * h * w];
-        if (errors.Count == 0)
-        {
-            var decodeErrors = processor.PreprocessBatch(inputs, pixels, Math.Max(1, threads));
-            for (int i = 0; i < decodeErrors.Length; i++)
-                if (decodeErrors[i] is { } e) errors.Add(e.WithItem(images[i]).Message);
-        }
+        var decodeErrors = processor.PreprocessBatch(inputs, pixels, Math.Max(1, threads));
+        for (int i = 0; i < decodeErrors.Length; i++)
+            if (decodeErrors[i] is { } e && !errors.ContainsKey(i)) errors[i] = e.WithItem(images[i]).Message;
         if (errors.Count > 0)
         {
-            foreach (var e in errors) Console.Error.WriteLine($"preprocess: {e}");
+            foreach (var e in errors.Values) Console.Error.WriteLine($"preprocess: {e}");
             Console.Error.WriteLine($"preprocess: {errors.Count} of {images.Length} images failed; nothing written");
             return 1;
         }

@@ -36,9 +36,37 @@ internal static unsafe class JpegDecoder
         return 1;
     }
 
+    /// <summary>
+    /// TurboJPEG 2.1 leaves the libjpeg decompressor mid-state after an error (no jpeg_abort on its error path), so the
+    /// next image on that handle would continue the broken one ("Bogus Huffman table definition" on a valid file).
+    /// After any failure or warning the thread's handle is destroyed and a fresh one made on next use.
+    /// </summary>
+    private static void DiscardHandle()
+    {
+        if (_handle == IntPtr.Zero) return;
+        TurboJpegNative.tjDestroy(_handle);
+        _handle = IntPtr.Zero;
+    }
+
     /// <summary>Decodes to RGB at 1/<paramref name="scale"/> size. The caller has checked the header dimensions.</summary>
     internal static RgbImage Decode(ReadOnlySpan<byte> data, int scale, Func<int, byte[]> allocate)
     {
+        try
+        {
+            var image = DecodeCore(data, scale, allocate, out bool hadWarning);
+            if (hadWarning) DiscardHandle();
+            return image;
+        }
+        catch
+        {
+            DiscardHandle();
+            throw;
+        }
+    }
+
+    private static RgbImage DecodeCore(ReadOnlySpan<byte> data, int scale, Func<int, byte[]> allocate, out bool resetHandle)
+    {
+        resetHandle = false;
         var handle = Handle;
         bool endsWithEoi = data.Length >= 2 && data[^2] == 0xFF && data[^1] == 0xD9;
         byte[]? padded = null;
@@ -73,6 +101,7 @@ internal static unsafe class JpegDecoder
             {
                 bool warning = TurboJpegNative.tjGetErrorCode(handle) == TurboJpegNative.ErrorWarning;
                 var message = TurboJpegNative.ErrorString(handle);
+                resetHandle = true;
                 if (!warning) throw Error(handle, "decoding", endsWithEoi);
                 if (!endsWithEoi && IsTruncationWarning(message))
                     throw new ImageDecodeException(ImageDecodeErrorKind.Truncated, $"image file is truncated (libjpeg: {message})");
