@@ -39,7 +39,7 @@ public sealed class SiglipBench : IBenchArea
             GC.Collect();
             long rssBefore = Rss("VmRSS");
             using var ckpt = SafetensorsCheckpoint.Open(file);
-            var be = new CpuBackend(new CpuBackendOptions { Threads = threads });
+            var be = new CpuBackend(new CpuBackendOptions { Threads = threads, Profile = args.Contains("--profile") });
             var vb = new VarBuilder(ckpt);
             var tower = new SiglipVisionTransformer(vb.Sub("vision_model"), be, cfg);
             vb.ThrowIfUnused();
@@ -73,6 +73,16 @@ public sealed class SiglipBench : IBenchArea
                 {
                     ours.PerCallSeconds.Add(BenchTiming.Sample(Ours, minSample));
                     if (py is not null) theirs.PerCallSeconds.Add(double.Parse(Ask(py, $"sample {b} {minSample.ToString(CultureInfo.InvariantCulture)}"), CultureInfo.InvariantCulture));
+                }
+                if (be.Profile is { } prof)
+                {
+                    prof.Reset();
+                    var sw = Stopwatch.StartNew();
+                    Ours();
+                    double total = sw.Elapsed.TotalSeconds;
+                    Console.WriteLine($"# one forward, batch {b}: {total * 1e3:F0} ms; per op (ms, calls, share):");
+                    foreach (var (op, calls, secs) in prof.Snapshot())
+                        Console.WriteLine($"#   {op,-12} {secs * 1e3,8:F1} {calls,6} {secs / total,6:P0}");
                 }
                 string T(Samples x) => x.PerCallSeconds.Count == 0 ? "-" : $"{x.Median * 1e3:F0} ({x.Min * 1e3:F0}–{x.Max * 1e3:F0})";
                 string ratio = py is null ? "-" : $"{ours.Median / theirs.Median:F2}";

@@ -13,6 +13,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
+        using var prof_ = Prof("Linear");
         int k = x.Dim(-1);
         if (weight.Rank != 2 || weight.Dim(1) != k)
             throw new ArgumentException($"Linear: input {Tensor.ShapeString(x.Shape)} needs a weight (N, {k}), got {Tensor.ShapeString(weight.Shape)}");
@@ -74,6 +75,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor MatMul(Tensor a, Tensor b)
     {
+        using var prof_ = Prof("MatMul");
         if (a.Rank < 2 || b.Rank < 2) throw new ArgumentException($"MatMul needs rank ≥ 2: {a} @ {b}");
         int m = a.Dim(-2), k = a.Dim(-1), n = b.Dim(-1);
         if (b.Dim(-2) != k)

@@ -37,6 +37,7 @@ public sealed unsafe partial class CpuBackend
 
     private Tensor Binary(Tensor a, Tensor b, bool add)
     {
+        using var prof_ = Prof(add ? "Add" : "Mul");
         var shape = ScalarOps.BroadcastShape(a.Shape, b.Shape, add ? "Add" : "Mul");
         // fast when one operand has the output shape and the other is a suffix of it (bias-like) or the same
         bool aFull = a.ShapeArray.AsSpan().SequenceEqual(shape), bFull = b.ShapeArray.AsSpan().SequenceEqual(shape);
@@ -73,6 +74,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor Affine(Tensor x, float scale, float shift)
     {
+        using var prof_ = Prof("Affine");
         using var xc = Dense32(x);
         var y = Empty(x.ShapeArray);
         float* xp = F32(xc), yp = F32(y);
@@ -88,6 +90,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor Activate(Tensor x, Activation activation)
     {
+        using var prof_ = Prof("Activate");
         using var xc = Dense32(x);
         var y = Empty(x.ShapeArray);
         float* xp = F32(xc), yp = F32(y);
@@ -202,6 +205,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps)
     {
+        using var prof_ = Prof("LayerNorm");
         Rows(x, out var xc, out var y, out int rows, out int c);
         using var _ = xc;
         using var wc = Vec32(weight, c, "LayerNorm weight");
@@ -232,6 +236,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor RmsNorm(Tensor x, Tensor? weight, float eps)
     {
+        using var prof_ = Prof("RmsNorm");
         Rows(x, out var xc, out var y, out int rows, out int c);
         using var _ = xc;
         using var wc = Vec32(weight, c, "RmsNorm weight");
@@ -249,6 +254,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor L2Normalize(Tensor x, float eps)
     {
+        using var prof_ = Prof("L2Normalize");
         Rows(x, out var xc, out var y, out int rows, out int c);
         using var _ = xc;
         float* xp = F32(xc), yp = F32(y);
@@ -263,6 +269,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor Softmax(Tensor x, float scale, bool log, Tensor? mask = null)
     {
+        using var prof_ = Prof("Softmax");
         Rows(x, out var xc, out var y, out int rows, out int c);
         using var _ = xc;
         Tensor? mc = null;
@@ -316,6 +323,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor Attention(Tensor q, Tensor k, Tensor v, AttentionMask mask, float scale)
     {
+        using var prof_ = Prof("Attention");
         ScalarOps.CheckAttention(q, k, v, mask);
         int bsz = q.Dim(0), tq = q.Dim(1), hq = q.Dim(2), d = q.Dim(3), tk = k.Dim(1), hkv = k.Dim(2);
         int group = hq / hkv;
@@ -374,6 +382,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor Rope(Tensor x, Tensor cos, Tensor sin)
     {
+        using var prof_ = Prof("Rope");
         ScalarOps.CheckRope(x, cos, sin);
         int bsz = x.Dim(0), t = x.Dim(1), h = x.Dim(2), d = x.Dim(3), half = d / 2;
         using var xc = Dense32(x);
@@ -398,6 +407,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor Embedding(Tensor ids, Tensor table)
     {
+        using var prof_ = Prof("Embedding");
         if (table.Rank != 2) throw new ArgumentException($"Embedding table must be (V, C), got {table}");
         int c = table.Dim(1);
         var idx = ScalarOps.Ids(ids, table.Dim(0));
@@ -423,6 +433,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor PatchEmbed(Tensor pixels, Tensor weight, Tensor? bias)
     {
+        using var prof_ = Prof("PatchEmbed");
         var (bsz, c, hgt, wid, o, p, hp, wp) = ScalarOps.CheckPatch(pixels, weight, bias);
         using var xc = Dense32(pixels);
         int kk = c * p * p;
@@ -447,6 +458,7 @@ public sealed unsafe partial class CpuBackend
 
     public override Tensor Argmax(Tensor x)
     {
+        using var prof_ = Prof("Argmax");
         Rows(x, out var xc, out var tmp, out int rows, out int c);
         using var _ = xc;
         tmp.Dispose();

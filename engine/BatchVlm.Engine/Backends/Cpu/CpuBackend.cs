@@ -9,6 +9,9 @@ public sealed record CpuBackendOptions
     /// <summary>Worker threads for the parallel kernels. Default: BATCHVLM_CPU_THREADS, else every core.</summary>
     public int Threads { get; init; } =
         int.TryParse(Environment.GetEnvironmentVariable("BATCHVLM_CPU_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
+
+    /// <summary>Accumulate wall time per op into <see cref="CpuBackend.Profile"/>. Default false.</summary>
+    public bool Profile { get; init; }
 }
 
 public sealed unsafe partial class CpuBackend : CpuBackendBase
@@ -19,7 +22,13 @@ public sealed unsafe partial class CpuBackend : CpuBackendBase
     {
         Options = options;
         Threads = Math.Max(1, options.Threads);
+        Profile = options.Profile ? new OpProfile() : null;
     }
+
+    /// <summary>Per-op time when <see cref="CpuBackendOptions.Profile"/> is set, else null.</summary>
+    public OpProfile? Profile { get; }
+
+    private OpProfile.Scope Prof(string op) => new(Profile, op);
 
     /// <summary>The process-wide CPU backend with default options.</summary>
     public static CpuBackend Default => LazyDefault.Value;

@@ -17,6 +17,8 @@ internal static unsafe class Gemm
     private static readonly int MCBlocks = Env("BATCHVLM_GEMM_MCB", 24);   // MC = MR · 24 (336 rows for AVX-512: 344 KB of packed A)
     private static readonly int NC = Env("BATCHVLM_GEMM_NC", 1024);
     private static readonly bool AOuter = Env("BATCHVLM_GEMM_AOUTER", 0) == 1;
+    private static readonly bool PrefetchA = Env("BATCHVLM_GEMM_PFA", 0) == 1;
+    private static readonly bool NoPrefetchC = Env("BATCHVLM_GEMM_NOPFC", 0) == 1;
 
     private static int Env(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), out var v) && v > 0 ? v : fallback;
@@ -332,8 +334,18 @@ internal static unsafe class Gemm
         var c11_0 = Vector512<float>.Zero; var c11_1 = Vector512<float>.Zero;
         var c12_0 = Vector512<float>.Zero; var c12_1 = Vector512<float>.Zero;
         var c13_0 = Vector512<float>.Zero; var c13_1 = Vector512<float>.Zero;
+        if (accumulate && !NoPrefetchC)
+        {
+            // C rows are often 4 KiB apart (one L1 set): fetch the tile while the k loop runs
+            for (int r = 0; r < 14; r++)
+            {
+                Sse.Prefetch0(c + r * ldc);
+                Sse.Prefetch0(c + r * ldc + 16);
+            }
+        }
         for (int k = 0; k < kc; k++)
         {
+            if (PrefetchA) Sse.Prefetch0(ap + 14 * 16);
             var b0 = Vector512.Load(bp + 0);
             var b1 = Vector512.Load(bp + 16);
             var a0 = Vector512.Create(ap[0]);
