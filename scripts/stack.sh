@@ -10,6 +10,7 @@
 #   scripts/stack.sh start|stop|kill|restart rabbitmq|postgres|azurite
 #                                              stop = graceful (TERM), kill = kill -9 (fault injection)
 #   scripts/stack.sh env                       print the settings file path (for scripts)
+#   scripts/stack.sh install                   only install what is missing (apt packages, Azurite); start nothing
 #
 # State folder: $BATCHVLM_STATE, default <repo>/.state. Ports (loopback): RabbitMQ AMQP 5679, management 15679,
 # Erlang distribution 25679; PostgreSQL 5439; Azurite blob 10009. Credentials are generated once into
@@ -66,6 +67,12 @@ wait_gone() {
 }
 
 tcp_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# port_free PORT WHAT: refuse to start when another process already listens there (its answers would be taken
+# for ours, and ours would fail to bind).
+port_free() {
+  if tcp_open "$1"; then die "port $1 ($2) is already in use by a process this stack did not start; stop it or free the port"; fi
+}
 
 wait_until() {  # wait_until SECONDS WHAT COMMAND...
   local deadline=$((SECONDS + $1)) what="$2"; shift 2
@@ -194,6 +201,7 @@ rmq_start() {
   if rmqctl rabbitmq-diagnostics ping >/dev/null 2>&1; then
     die "a RabbitMQ node batchvlm@localhost answers but is not the one in $RMQ/rabbit.pid; stop it first"
   fi
+  port_free $AMQP_PORT "RabbitMQ AMQP"; port_free $MGMT_PORT "RabbitMQ management"; port_free $DIST_PORT "RabbitMQ distribution"
   cat >"$RMQ/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$AMQP_PORT
 loopback_users.guest = true
@@ -211,7 +219,7 @@ EOF
     || die "RabbitMQ node did not come up within 60 s; see $RMQ/log/stdout.log and $RMQ/log"
   rmqctl rabbitmqctl await_startup --timeout 90 >/dev/null || die "RabbitMQ did not finish booting; see $RMQ/log"
   wait_until 30 "amqp port" tcp_open $AMQP_PORT || die "RabbitMQ booted but AMQP $AMQP_PORT is closed; see $RMQ/log"
-  wait_until 10 "rabbit pid" test -s "$RMQ/rabbit.pid" || true
+  wait_until 10 "rabbit pid" rmq_running || die "RabbitMQ answers but its pid file $RMQ/rabbit.pid names no running node"
   rmq_users
 }
 
@@ -275,6 +283,7 @@ pg_start() {
   pg_ready && return 0
   local pg; pg=$(pg_root)
   wait_gone "$(pid_from "$pg/postmaster.pid.last")" 10 || true
+  port_free $PG_PORT PostgreSQL
   mkdir -p "$pg/sock"
   if [[ ! -s "$pg/data/PG_VERSION" ]]; then
     rm -rf "$pg/data"
@@ -340,12 +349,13 @@ az_start() {
   az_ready && return 0
   if az_running; then wait_until 30 azurite az_http_ok || die "Azurite (pid $(az_pid)) does not answer; see $AZ/azurite.log"; return 0; fi
   wait_gone "$(pid_from "$AZ/azurite.pid.last")" 10 || true
+  port_free $AZ_PORT Azurite
   mkdir -p "$AZ/data"
   (cd "$AZ" && AZURITE_ACCOUNTS="$AZ_ACCOUNT:$AZURITE_KEY" exec nohup node "$AZ_MAIN" --location "$AZ/data" \
       --blobHost 127.0.0.1 --blobPort $AZ_PORT --silent --skipApiVersionCheck --loose --disableTelemetry) \
       >"$AZ/azurite.log" 2>&1 9>&- &
   echo $! >"$AZ/azurite.pid"
-  wait_until 30 azurite az_http_ok || die "Azurite did not answer on $AZ_PORT within 30 s; see $AZ/azurite.log"
+  wait_until 30 azurite az_ready || die "Azurite did not answer on $AZ_PORT within 30 s; see $AZ/azurite.log"
 }
 
 az_stop() {  # az_stop TERM|KILL
@@ -438,12 +448,13 @@ main() {
     down) with_lock cmd_down ;;
     status) status ;;
     env) echo "$SETTINGS" ;;
+    install) install_missing ;;
     start|stop|kill|restart)
       [[ $# -eq 2 ]] || die "usage: stack.sh $cmd rabbitmq|postgres|azurite"
       with_lock cmd_service "$cmd" "$2"
       ;;
     -h|--help|help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
-    *) die "unknown command '$cmd' (up, down, status, start|stop|kill|restart SERVICE)" ;;
+    *) die "unknown command '$cmd' (up, down, status, install, env, start|stop|kill|restart SERVICE)" ;;
   esac
 }
 
