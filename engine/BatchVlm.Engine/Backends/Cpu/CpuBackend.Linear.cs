@@ -114,56 +114,94 @@ public sealed unsafe partial class CpuBackend
         return y;
     }
 
-    /// <summary>y[r, :] = W·x[r, :] + bias for r &lt; rows ≤ 8: one pass over W (f32/bf16/f16), split over threads by output.</summary>
+    /// <summary>y[r, :] = W·x[r, :] + bias for r &lt; rows ≤ 8: one pass over W (f32/bf16/f16), split over threads by
+    /// output; four weight rows are streamed at once (more loads in flight), and stay in L1 while each x row uses them.</summary>
     private void Gemv(int rows, int n, int k, float* x, long lda, byte* w, DType wType, long ldw, float* bias, float* y)
     {
-        CpuParallel.Range(n, Threads, (s, e) =>
+        CpuParallel.Range((n + 3) / 4, Threads, (s, e) =>
         {
-            for (long j = s; j < e; j++)
+            for (long q = s; q < e; q++)
             {
-                for (int r = 0; r < rows; r++)
+                long j = q * 4;
+                if (j + 4 <= n && wType != DType.F16 && Vector512.IsHardwareAccelerated)
                 {
-                    float v = Dot(x + r * lda, w, wType, j * ldw, k);
-                    y[r * n + j] = v + (bias == null ? 0f : bias[j]);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var d = Dot4(x + r * lda, w, wType, j * ldw, ldw, k);
+                        for (int u = 0; u < 4; u++) y[r * n + j + u] = d[u] + (bias == null ? 0f : bias[j + u]);
+                    }
+                    continue;
                 }
+                for (long jj = j; jj < Math.Min(n, j + 4); jj++)
+                    for (int r = 0; r < rows; r++)
+                        y[r * n + jj] = Dot(x + r * lda, w, wType, jj * ldw, k) + (bias == null ? 0f : bias[jj]);
             }
-        }, minPerThread: 64);
+        }, minPerThread: 16);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Dot4(float* x, byte* w, DType wType, long off, long ldw, int k)
+    {
+        var a0 = Vector512<float>.Zero; var a1 = Vector512<float>.Zero;
+        var a2 = Vector512<float>.Zero; var a3 = Vector512<float>.Zero;
+        int p = 0;
+        if (wType == DType.F32)
+        {
+            float* w0 = (float*)w + off, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+            for (; p + 16 <= k; p += 16)
+            {
+                var xv = Vector512.Load(x + p);
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w0 + p), xv, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(w1 + p), xv, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(w2 + p), xv, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(w3 + p), xv, a3);
+            }
+            var r = Vector128.Create(Vector512.Sum(a0), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3));
+            for (; p < k; p++)
+                r += Vector128.Create(w0[p], w1[p], w2[p], w3[p]) * x[p];
+            return r;
+        }
+        else
+        {
+            ushort* w0 = (ushort*)w + off, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
+            for (; p + 16 <= k; p += 16)
+            {
+                var xv = Vector512.Load(x + p);
+                a0 = Vector512.FusedMultiplyAdd(Bf16x16(w0 + p), xv, a0);
+                a1 = Vector512.FusedMultiplyAdd(Bf16x16(w1 + p), xv, a1);
+                a2 = Vector512.FusedMultiplyAdd(Bf16x16(w2 + p), xv, a2);
+                a3 = Vector512.FusedMultiplyAdd(Bf16x16(w3 + p), xv, a3);
+            }
+            var r = Vector128.Create(Vector512.Sum(a0), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3));
+            for (; p < k; p++)
+                r += Vector128.Create(DTypes.BF16ToFloat(w0[p]), DTypes.BF16ToFloat(w1[p]), DTypes.BF16ToFloat(w2[p]), DTypes.BF16ToFloat(w3[p])) * x[p];
+            return r;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Bf16x16(ushort* p) =>
+        Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512()).AsUInt32(), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Dot(float* x, byte* w, DType wType, long wOff, int k)
     {
-        var acc0 = Vector512<float>.Zero;
-        var acc1 = Vector512<float>.Zero;
-        int p = 0;
+        float s = 0;
         if (wType == DType.F32)
         {
             float* wr = (float*)w + wOff;
-            for (; p + 32 <= k; p += 32)
+            int p = 0;
+            if (Vector256.IsHardwareAccelerated)
             {
-                acc0 = Vector512.FusedMultiplyAdd(Vector512.Load(wr + p), Vector512.Load(x + p), acc0);
-                acc1 = Vector512.FusedMultiplyAdd(Vector512.Load(wr + p + 16), Vector512.Load(x + p + 16), acc1);
+                var acc = Vector256<float>.Zero;
+                for (; p + 8 <= k; p += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(wr + p), Vector256.Load(x + p), acc);
+                s = Vector256.Sum(acc);
             }
-            float s = Vector512.Sum(acc0 + acc1);
             for (; p < k; p++) s += wr[p] * x[p];
             return s;
         }
         ushort* wh = (ushort*)w + wOff;
-        if (wType == DType.BF16)
-        {
-            for (; p + 16 <= k; p += 16)
-            {
-                var wv = Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(wh + p).ToVector512()).AsUInt32(), 16).AsSingle();
-                acc0 = Vector512.FusedMultiplyAdd(wv, Vector512.Load(x + p), acc0);
-            }
-            float s = Vector512.Sum(acc0);
-            for (; p < k; p++) s += DTypes.BF16ToFloat(wh[p]) * x[p];
-            return s;
-        }
-        {
-            float s = 0;
-            for (; p < k; p++) s += DTypes.F16ToFloat(wh[p]) * x[p];
-            return s;
-        }
+        for (int p = 0; p < k; p++) s += (wType == DType.BF16 ? DTypes.BF16ToFloat(wh[p]) : DTypes.F16ToFloat(wh[p])) * x[p];
+        return s;
     }
 }
