@@ -340,12 +340,16 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
         _lmHead = config.TieWordEmbeddings
             ? Model.EmbedTokens.Weight
             : vb.Tensor(backend, "lm_head.weight", config.VocabSize, config.HiddenSize);
+        GenerationDefaults = new GenerationDefaults(config.EosTokenIds, config.PadTokenId);
     }
 
     public GemmaConfig Config { get; }
     public IBackend Backend { get; }
     public GemmaModel Model { get; }
     public int VocabSize => Config.VocabSize;
+
+    /// <summary>eos / pad ids for generate(): generation_config.json when loaded from a folder that has one, else config.json's.</summary>
+    public GenerationDefaults GenerationDefaults { get; set; } = null!;
 
     /// <summary>Loads config.json and the safetensors weights of <paramref name="modelDir"/>; fails on any unused weight.</summary>
     public static GemmaForCausalLM Load(string modelDir, IBackend backend)
@@ -359,6 +363,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
         var vb = new VarBuilder(checkpoint);
         var model = new GemmaForCausalLM(config, vb, backend);
         vb.ThrowIfUnused(k => config.TieWordEmbeddings && k == "lm_head.weight");
+        model.GenerationDefaults = GenerationDefaults.Load(modelDir, config.EosTokenIds, config.PadTokenId);
         return model;
     }
 
@@ -486,8 +491,8 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
         return (ids, mask);
     }
 
-    /// <summary>generate()'s positions: cumsum(mask) − 1 + firstPosition, padding positions set to 1 (+ firstPosition − 0
-    /// is not applied to pads: HF fills 1 before PaliGemma adds its +1, so pads get 1 + firstPosition).</summary>
+    /// <summary>generate()'s positions: cumsum(mask) − 1 with padding set to 1, then + firstPosition (PaliGemma passes 1:
+    /// its positions are 1-based, pads get 2). Pad positions only feed queries nobody attends to.</summary>
     internal static long[,] GenerationPositions(long[,] mask, long firstPosition)
     {
         int b = mask.GetLength(0), t = mask.GetLength(1);

@@ -77,6 +77,7 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
         // https://github.com/huggingface/transformers/blob/v4.46.1/src/transformers/models/paligemma/modeling_paligemma.py#L423
         _imageScale = (float)(1.0 / Math.Sqrt(config.HiddenSize));
         NumImageTokens = (visionConfig.ImageSize / visionConfig.PatchSize) * (visionConfig.ImageSize / visionConfig.PatchSize);
+        GenerationDefaults = new GenerationDefaults(config.EosTokenIds, config.PadTokenId);
     }
 
     public PaliGemmaConfig Config { get; }
@@ -103,6 +104,7 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
         var vb = new VarBuilder(checkpoint);
         var model = new PaliGemmaForConditionalGeneration(config, text, vision, vb, backend);
         vb.ThrowIfUnused(k => text.TieWordEmbeddings && k == "language_model.lm_head.weight");
+        model.GenerationDefaults = GenerationDefaults.Load(modelDir, config.EosTokenIds, config.PadTokenId);
         return model;
     }
 
@@ -280,9 +282,11 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
         return Generate(ids, mask, pixelValues, options);
     }
 
-    /// <summary>Generation defaults from the config: eos and pad ids, the given token budget.</summary>
-    public GenerationOptions DefaultOptions(int maxNewTokens) =>
-        new() { MaxNewTokens = maxNewTokens, EosTokenIds = Config.EosTokenIds, PadTokenId = Config.PadTokenId };
+    /// <summary>eos / pad ids for generate(): generation_config.json when loaded from a folder that has one, else config.json's.</summary>
+    public GenerationDefaults GenerationDefaults { get; set; }
+
+    /// <summary>Greedy options with the checkpoint's eos and pad ids and the given token budget.</summary>
+    public GenerationOptions DefaultOptions(int maxNewTokens) => GenerationDefaults.Options(maxNewTokens);
 
     private static void CheckSameShape(long[,] ids, long[,]? other, string name)
     {

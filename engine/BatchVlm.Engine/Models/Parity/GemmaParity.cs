@@ -20,7 +20,7 @@ public sealed class GemmaParity : IParityCase
         var model = GemmaForCausalLM.Load(source.Directory, CpuBackend.Default);
         var ids = To2D(inputs.Int64("input_ids"), inputs.Shape("input_ids"));
         var mask = To2D(inputs.Int64("attention_mask"), inputs.Shape("attention_mask"));
-        int b = ids.GetLength(0), t = ids.GetLength(1), v = model.VocabSize;
+        int v = model.VocabSize;
         var outputs = new ParityOutputs();
 
         using (var o = model.Forward(ids, mask, outputHiddenStates: true))
@@ -37,11 +37,9 @@ public sealed class GemmaParity : IParityCase
 
         // generate(input_ids, attention_mask, max_new_tokens=8, do_sample=False, num_beams=1), eos from the config.
         const int newTokens = 8;
-        var r = model.Generate(ids, mask, new GenerationOptions
-        {
-            MaxNewTokens = newTokens, EosTokenIds = model.Config.EosTokenIds, PadTokenId = model.Config.PadTokenId, OutputLogits = true,
-        });
-        AddGeneration(outputs, "", ids, r, v, model.Config.PadTokenId);
+        var options = model.GenerationDefaults.Options(newTokens) with { OutputLogits = true };
+        var r = model.Generate(ids, mask, options);
+        AddGeneration(outputs, "", ids, r, v, options.PadTokenId);
         return outputs;
     }
 

@@ -40,8 +40,9 @@ public sealed class PaliGemmaParity : IParityCase
             outputs.Add("prefix.logits", o.Logits);
             for (int i = 0; i < o.HiddenStates!.Count; i++) outputs.Add($"prefix.hidden_states.{i}", o.HiddenStates[i]);
         }
-        var r = model.Generate(ids, mask, pixels, model.DefaultOptions(8) with { OutputLogits = true });
-        GemmaParity.AddGeneration(outputs, "prefix.", ids, r, model.VocabSize, model.Config.PadTokenId);
+        var options = model.DefaultOptions(8) with { OutputLogits = true };
+        var r = model.Generate(ids, mask, pixels, options);
+        GemmaParity.AddGeneration(outputs, "prefix.", ids, r, model.VocabSize, options.PadTokenId);
 
         var sIds = Ids(inputs, "suffix.input_ids");
         var sMask = Ids(inputs, "suffix.attention_mask");
