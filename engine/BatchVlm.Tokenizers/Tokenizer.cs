@@ -56,7 +56,8 @@ internal interface ISegmentEncoder
 
 internal interface ITextDecoder
 {
-    string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens);
+    /// <param name="cleanUp">clean_up_tokenization_spaces; null = the tokenizer's configured default</param>
+    string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens, bool? cleanUp);
 }
 
 public sealed class Tokenizer
@@ -201,14 +202,16 @@ public sealed class Tokenizer
     }
 
     /// <summary>Decodes ids to text. <paramref name="skipSpecialTokens"/> drops special tokens only (PaliGemma's
-    /// non-special &lt;locNNNN&gt; stay). Ids outside the vocabulary throw ArgumentOutOfRangeException.</summary>
-    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true)
+    /// non-special &lt;locNNNN&gt; stay). <paramref name="cleanUpTokenizationSpaces"/> overrides the configured
+    /// clean_up_tokenization_spaces (" ." → "." and friends; null = config, else the class default). Ids outside the
+    /// vocabulary throw ArgumentOutOfRangeException.</summary>
+    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens = true, bool? cleanUpTokenizationSpaces = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         foreach (int id in ids)
             if (IdToToken(id) is null)
                 throw new ArgumentOutOfRangeException(nameof(ids), $"id {id} is not in the vocabulary of {Description}");
-        return _decoder.Decode(ids, skipSpecialTokens);
+        return _decoder.Decode(ids, skipSpecialTokens, cleanUpTokenizationSpaces);
     }
 
     internal bool IsSpecial(int id) => _added.ById(id) is { Special: true };
@@ -219,7 +222,7 @@ public sealed class Tokenizer
 internal sealed class HfTextDecoder(AddedVocabulary added, Func<int, string?> modelIdToToken, IDecoder? decoder, bool cleanup,
     bool stripResult = false) : ITextDecoder
 {
-    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens)
+    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens, bool? cleanUp)
     {
         var tokens = new List<string>(ids.Count);
         foreach (int id in ids)
@@ -235,7 +238,7 @@ internal sealed class HfTextDecoder(AddedVocabulary added, Func<int, string?> mo
             if (t != null) tokens.Add(t);
         }
         string text = decoder == null ? string.Join(" ", tokens) : string.Concat(decoder.DecodeChain(tokens));
-        if (cleanup) text = Cleanup.CleanUpTokenization(text);
+        if (cleanUp ?? cleanup) text = Cleanup.CleanUpTokenization(text);
         return stripResult ? text.Trim(SentencePiece.SlowSentencePieceDecoder.PythonWhitespace) : text;
     }
 }

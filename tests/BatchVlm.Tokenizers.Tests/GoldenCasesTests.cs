@@ -57,6 +57,34 @@ public sealed class GoldenCasesTests
         AssertAllCases(Tokenizer.FromFile(path), path);
     }
 
+    [Theory]
+    [InlineData("bert-base-uncased")]
+    [InlineData("gpt2")]
+    [InlineData("opt")]
+    [InlineData("t5")]
+    [InlineData("standin-gemma")]
+    [InlineData("standin-paligemma")]
+    [InlineData("standin-xlm-roberta")]
+    public void Decode_CleanUpTokenizationSpaces_MatchesDecodedWithCleanup(string folder)
+    {
+        // decoded_with_cleanup = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True): what
+        // hub configs written by older transformers (clean_up_tokenization_spaces: true) produce.
+        var path = Fixtures.Local(folder);
+        var tok = Tokenizer.FromFile(path);
+        var failures = new List<string>();
+        foreach (var line in File.ReadLines(Path.Combine(path, "cases.jsonl")))
+        {
+            using var doc = JsonDocument.Parse(line);
+            var r = doc.RootElement;
+            var ids = r.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            string expected = r.GetProperty("decoded_with_cleanup").GetString()!;
+            string actual = tok.Decode(ids, skipSpecialTokens: true, cleanUpTokenizationSpaces: true);
+            if (actual != expected)
+                failures.Add($"  {r.GetProperty("case").GetString()}: expected {JsonSerializer.Serialize(expected)}\n    actual   {JsonSerializer.Serialize(actual)}");
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} cases differ:\n" + string.Join("\n", failures.Take(8)));
+    }
+
     [Fact]
     public void Encode_T5SentencePieceModel_MatchesEveryGoldenCase()
     {

@@ -29,11 +29,18 @@ internal sealed class SentencePieceSegmentEncoder(SentencePieceProcessor sp, boo
     }
 }
 
-internal sealed class SlowSentencePieceDecoder(SentencePieceProcessor sp, SlowFlavor flavor, AddedVocabulary added) : ITextDecoder
+internal sealed class SlowSentencePieceDecoder(SentencePieceProcessor sp, SlowFlavor flavor, AddedVocabulary added, bool defaultCleanUp) : ITextDecoder
 {
+    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens, bool? cleanUp)
+    {
+        string text = DecodeCore(ids, skipSpecialTokens);
+        // GemmaTokenizer._decode never cleans up (the argument lands in its **kwargs).
+        return flavor != SlowFlavor.Gemma && (cleanUp ?? defaultCleanUp) ? Cleanup.CleanUpTokenization(text) : text;
+    }
+
     private int ToSp(int id) => flavor == SlowFlavor.XlmRoberta ? (id == 3 ? sp.UnkId : id - 1) : id;
 
-    public string Decode(IReadOnlyList<int> ids, bool skipSpecialTokens)
+    private string DecodeCore(IReadOnlyList<int> ids, bool skipSpecialTokens)
     {
         var kept = new List<int>(ids.Count);
         foreach (int id in ids)
@@ -195,7 +202,7 @@ internal static class SlowSentencePieceTokenizerBuilder
 
         IPostProcessor post = flavor == SlowFlavor.T5 && after.Length == 1 ? new EosIfNotPresentPostProcessor(after[0])
             : new TemplatePostProcessor(before, after);
-        var decoder = new SlowSentencePieceDecoder(sp, flavor, added);
+        var decoder = new SlowSentencePieceDecoder(sp, flavor, added, config.CleanUpTokenizationSpaces ?? false);
         Func<int, string?> idToToken = fairseq
             ? id => id >= 1 && id <= sp.PieceCount ? sp.PieceOf(id - 1) : null
             : id => id >= 0 && id < sp.PieceCount ? sp.PieceOf(id) : null;
