@@ -2,7 +2,7 @@
 // random weights) through GemmaForCausalLM on the CPU backend — prefill tokens/s (B × 260 tokens) and decode
 // tokens/s (8 cached steps from context 260) at batch 1 and 8 — against PyTorch measured in the same run
 // (gemma_torch.py: HF's GemmaDecoderLayer math in plain torch, OMP_WAIT_POLICY=PASSIVE, OpenBLAS at its AVX-512
-// best), with the method of shared/research/baselines.md (warm-up ≥ 0.3 s, 5 samples ≥ 0.5 s, median (min–max)).
+// best; run right after ours for each configuration), with the method of shared/research/baselines.md (warm-up ≥ 0.3 s, 5 samples ≥ 0.5 s, median (min–max)).
 // Per-layer figures = (4-layer − 2-layer) / 2, which cancels embedding, final norm and LM head. Decode is memory
 // bound, so its weight bytes per second are set against this machine's read bandwidth, measured here too.
 // `--paligemma`: writes a PaliGemma-3B-224-shaped random bf16 checkpoint with our SafetensorsWriter, loads it
@@ -46,6 +46,8 @@ public sealed class GemmaBench : IBenchArea
         Console.WriteLine($"# memory read bandwidth ({threads} threads, 1 GiB sum): {bandwidth / 1e9:0.0} GB/s");
 
         var ours = new Dictionary<(string, int, int), Samples>();
+        var reference = new Dictionary<(string, int, int), (double Med, double Min, double Max)>();
+        string script = Path.Combine(BenchTiming.RepoRoot(), "bench", "BatchVlm.Bench", "Gemma", "gemma_torch.py");
         long layerBytes = 0;
         foreach (int layers in layerCounts)
         {
@@ -84,21 +86,18 @@ public sealed class GemmaBench : IBenchArea
                 state.Dispose();
                 ours[("decode", layers, b)] = dec;
                 Console.WriteLine($"#   ours {layers} layers, batch {b}: prefill {pre.Median * 1e3:0.0} ms, decode {dec.Median * 1e3 / steps:0.0} ms/step");
-            }
-        }
-
-        var reference = new Dictionary<(string, int, int), (double Med, double Min, double Max)>();
-        if (torch)
-        {
-            string script = Path.Combine(BenchTiming.RepoRoot(), "bench", "BatchVlm.Bench", "Gemma", "gemma_torch.py");
-            var lines = BenchTiming.RunPython(script,
-                $"--threads {threads} --layers {string.Join(',', layerCounts)} --batches {string.Join(',', batches)} --prompt {prompt} --steps {steps} --samples {samples}", threads);
-            foreach (var l in lines)
-            {
-                var f = l.Split('\t');
-                if (f.Length != 6) continue;
-                reference[(f[0], int.Parse(f[1], Inv), int.Parse(f[2], Inv))] =
-                    (double.Parse(f[3], Inv), double.Parse(f[4], Inv), double.Parse(f[5], Inv));
+                if (!torch) continue;
+                // PyTorch right after ours for the same configuration, so background load hits both alike.
+                foreach (var l in BenchTiming.RunPython(script,
+                             $"--threads {threads} --layers {layers} --batches {b} --prompt {prompt} --steps {steps} --samples {samples}", threads))
+                {
+                    var f = l.Split('\t');
+                    if (f.Length != 6) continue;
+                    reference[(f[0], int.Parse(f[1], Inv), int.Parse(f[2], Inv))] =
+                        (double.Parse(f[3], Inv), double.Parse(f[4], Inv), double.Parse(f[5], Inv));
+                }
+                if (reference.TryGetValue(("decode", layers, b), out var td) && reference.TryGetValue(("prefill", layers, b), out var tp))
+                    Console.WriteLine($"#   torch {layers} layers, batch {b}: prefill {tp.Med * 1e3:0.0} ms, decode {td.Med * 1e3 / steps:0.0} ms/step; load {File.ReadAllText("/proc/loadavg").Trim()}");
             }
         }
 
