@@ -22,8 +22,7 @@ public sealed record DecodeOptions
     /// Shrink-on-load target (width, height) for JPEG: decode with libjpeg DCT scaling 1/2, 1/4 or 1/8, choosing the
     /// largest factor that keeps the decoded image at least <see cref="ShrinkOversample"/> times this size in both
     /// directions (PIL's <c>draft()</c> rule when ShrinkOversample is 1). Null (default) decodes at full size: the
-    /// exact path, bit-identical with Pillow. The size is in the stored (pre-EXIF-rotation) orientation's terms is
-    /// handled for you: give the size you will resize to.
+    /// exact path, bit-identical with Pillow. Give the size you will resize to, in displayed (EXIF-oriented) terms.
     /// </summary>
     public (int Width, int Height)? ShrinkTarget { get; init; }
 
