@@ -53,4 +53,21 @@ public sealed class GemmaTests
             Assert.Equal(FinishReason.Length, r.Sequences[b].Finish);
         }
     }
+
+    [Fact]
+    public void DecodeState_Rewind_ReplaysTheSameLogits()
+    {
+        var model = Model.Value;
+        var ids = new long[,] { { 2, 17, 300, 41 } };
+        var p = model.Prefill(ids, null, 4);
+        p.LastLogits.Dispose();
+        var state = (GemmaDecoderState)p.State;
+        var first = model.DecodeStep(state, [7]).ToFloatArray();
+        model.DecodeStep(state, [9]).Dispose();
+        state.Rewind(4);
+        Assert.Equal(4, state.Cache.Length);
+        var again = model.DecodeStep(state, [7]).ToFloatArray();
+        Assert.Equal(first, again);
+        state.Dispose();
+    }
 }
