@@ -201,9 +201,43 @@ public static unsafe class PillowResampler
         var cc = c.Coefficients;
         int groups = c.Groups2;
         var shuffle = Rgb4Shuffle;
+        var half = Vector256.Create(Half);
+        // After the i32→i16→u8 packs below, bytes come as p0 p2 p1 p3 (RGBX each): reorder and drop X.
+        var compact = Vector128.Create((byte)0, 1, 2, 8, 9, 10, 4, 5, 6, 12, 13, 14, 0x80, 0x80, 0x80, 0x80);
+        int perPixel = groups * 8;
         fixed (int* wexp = c.Expanded2)
         {
-            for (int xx = 0; xx < cc.OutSize; xx++)
+            int xx = 0;
+            // Four output pixels per step (two taps × RGBX per 256-bit accumulator), reduced and narrowed together.
+            for (; xx + 4 <= cc.OutSize; xx += 4)
+            {
+                int xmin3 = cc.Bounds[(xx + 3) * 2];
+                if (rowStart + (xmin3 + 2 * (groups - 1)) * 3 + LoadSlack > srcLength) break;
+                byte* p0 = inRow + cc.Bounds[xx * 2] * 3, p1 = inRow + cc.Bounds[xx * 2 + 2] * 3;
+                byte* p2 = inRow + cc.Bounds[xx * 2 + 4] * 3, p3 = inRow + xmin3 * 3;
+                int* w = wexp + (long)xx * perPixel;
+                Vector256<int> a0 = Vector256<int>.Zero, a1 = a0, a2 = a0, a3 = a0;
+                for (int g = 0; g < groups; g++)
+                {
+                    int o = g * 6, k = g * 8;
+                    a0 = Avx2.Add(a0, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(Ssse3.Shuffle(Vector128.Load(p0 + o), shuffle)), Vector256.Load(w + k)));
+                    a1 = Avx2.Add(a1, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(Ssse3.Shuffle(Vector128.Load(p1 + o), shuffle)), Vector256.Load(w + perPixel + k)));
+                    a2 = Avx2.Add(a2, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(Ssse3.Shuffle(Vector128.Load(p2 + o), shuffle)), Vector256.Load(w + 2 * perPixel + k)));
+                    a3 = Avx2.Add(a3, Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(Ssse3.Shuffle(Vector128.Load(p3 + o), shuffle)), Vector256.Load(w + 3 * perPixel + k)));
+                }
+                // [Σa0 | Σa1] and [Σa2 | Σa3] (each Σ = low 128 + high 128)
+                var s01 = Avx2.Add(Avx2.Permute2x128(a0, a1, 0x20), Avx2.Permute2x128(a0, a1, 0x31));
+                var s23 = Avx2.Add(Avx2.Permute2x128(a2, a3, 0x20), Avx2.Permute2x128(a2, a3, 0x31));
+                s01 = Avx2.ShiftRightArithmetic(Avx2.Add(s01, half), Bits);
+                s23 = Avx2.ShiftRightArithmetic(Avx2.Add(s23, half), Bits);
+                var s16 = Avx2.PackSignedSaturate(s01, s23);                      // p0 p2 | p1 p3 (i16)
+                var u8 = Sse2.PackUnsignedSaturate(s16.GetLower(), s16.GetUpper()); // p0 p2 p1 p3 (u8, RGBX)
+                var bytes = Ssse3.Shuffle(u8, compact);
+                byte* o12 = outRow + xx * 3;
+                *(ulong*)o12 = bytes.AsUInt64().GetElement(0);
+                *(uint*)(o12 + 8) = bytes.AsUInt32().GetElement(2);
+            }
+            for (; xx < cc.OutSize; xx++)
             {
                 int xmin = cc.Bounds[xx * 2];
                 if (rowStart + (xmin + 2 * (groups - 1)) * 3 + LoadSlack > srcLength)
@@ -211,25 +245,15 @@ public static unsafe class PillowResampler
                     ScalarPixel(inRow, outRow, cc, xx);
                     continue;
                 }
-                int* w = wexp + (long)xx * groups * 8;
+                int* w = wexp + (long)xx * perPixel;
                 byte* p = inRow + xmin * 3;
-                var acc0 = Vector256<int>.Zero;
-                var acc1 = Vector256<int>.Zero;
-                int g = 0;
-                for (; g + 1 < groups; g += 2)
+                var acc = Vector256<int>.Zero;
+                for (int g = 0; g < groups; g++)
                 {
-                    var px0 = Avx2.ConvertToVector256Int32(Ssse3.Shuffle(Vector128.Load(p + g * 6), shuffle));
-                    var px1 = Avx2.ConvertToVector256Int32(Ssse3.Shuffle(Vector128.Load(p + g * 6 + 6), shuffle));
-                    acc0 = Avx2.Add(acc0, Avx2.MultiplyLow(px0, Vector256.Load(w + g * 8)));
-                    acc1 = Avx2.Add(acc1, Avx2.MultiplyLow(px1, Vector256.Load(w + g * 8 + 8)));
+                    var px = Avx2.ConvertToVector256Int32(Ssse3.Shuffle(Vector128.Load(p + g * 6), shuffle));
+                    acc = Avx2.Add(acc, Avx2.MultiplyLow(px, Vector256.Load(w + g * 8)));
                 }
-                if (g < groups)
-                {
-                    var px0 = Avx2.ConvertToVector256Int32(Ssse3.Shuffle(Vector128.Load(p + g * 6), shuffle));
-                    acc0 = Avx2.Add(acc0, Avx2.MultiplyLow(px0, Vector256.Load(w + g * 8)));
-                }
-                var a = Avx2.Add(acc0, acc1);
-                StorePixel(outRow + xx * 3, Sse2.Add(a.GetLower(), a.GetUpper()));
+                StorePixel(outRow + xx * 3, Sse2.Add(acc.GetLower(), acc.GetUpper()));
             }
         }
     }
