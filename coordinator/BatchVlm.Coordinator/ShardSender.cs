@@ -18,7 +18,7 @@ public sealed class ShardSender(ISendEndpointProvider endpoints, IFleetStore sto
     /// <summary>Send the shards; returns how many were sent (and marked sent). Failures are logged, not thrown.</summary>
     public async Task<int> SendAsync(IReadOnlyList<ShardToSend> shards, CancellationToken ct)
     {
-        var sent = new List<(Guid Job, int Index, int Attempt)>();
+        var sent = new List<ShardToSend>();
         var gate = new Lock();
         Exception? firstError = null;
         await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = options.SendParallelism, CancellationToken = ct },
@@ -31,7 +31,7 @@ public sealed class ShardSender(ISendEndpointProvider endpoints, IFleetStore sto
                     var endpoint = await endpoints.GetSendEndpoint(new Uri($"queue:{QueueNames.ProcessShard(shard.Task, shard.Model)}"));
                     await endpoint.Send(ToMessage(shard), timeout.Token);
                     lock (gate)
-                        sent.Add((shard.JobId, shard.ShardIndex, shard.Attempt));
+                        sent.Add(shard);
                 }
                 catch (Exception ex) when (!token.IsCancellationRequested)
                 {
@@ -39,8 +39,7 @@ public sealed class ShardSender(ISendEndpointProvider endpoints, IFleetStore sto
                         firstError ??= ex;
                 }
             });
-        foreach (var job in sent.GroupBy(s => s.Job))
-            await store.MarkSentAsync(job.Key, job.Select(s => (s.Index, s.Attempt)).ToArray(), ct);
+        await store.MarkSentAsync(sent, ct);
         if (firstError is not null)
             logger.LogWarning("{Failed} of {Total} shard sends failed (they stay unsent; the monitor retries): {Error}",
                 shards.Count - sent.Count, shards.Count, Secrets.Redact(firstError.Message));

@@ -66,7 +66,8 @@ public sealed record JobSnapshot(
     public long Pending => Math.Max(0, Total - Succeeded - Failed);
 }
 
-/// <summary>A shard that must be (re)sent, with everything its ProcessShard message needs.</summary>
+/// <summary>A shard that must be (re)sent, with everything its ProcessShard message needs. Dispatch identifies this
+/// particular need to send (see Migrations/0003_shard_dispatch.sql); MarkSent matches it.</summary>
 public sealed record ShardToSend(
     Guid JobId,
     int ShardIndex,
@@ -75,7 +76,8 @@ public sealed record ShardToSend(
     string Model,
     string ParametersJson,
     string InputAddress,
-    IReadOnlyList<string> ItemKeys);
+    IReadOnlyList<string> ItemKeys,
+    int Dispatch = 0);
 
 /// <summary>A shard whose lease ran out (its worker stopped heartbeating).</summary>
 public sealed record ExpiredShard(Guid JobId, int ShardIndex, int Attempt, string? LeaseOwner);

@@ -11,8 +11,9 @@ public interface IFleetStore
     /// <summary>Create the job and all its shards (state queued, attempt 1, not yet sent) in one transaction.</summary>
     Task CreateJobAsync(NewJob job, CancellationToken ct = default);
 
-    /// <summary>Record that these shards (at these attempts) were sent to the broker.</summary>
-    Task MarkSentAsync(Guid jobId, IReadOnlyList<(int ShardIndex, int Attempt)> shards, CancellationToken ct = default);
+    /// <summary>Record that these shards were sent to the broker; only a shard still at the same attempt and dispatch
+    /// is marked (one handed back or re-queued since stays unsent, for the monitor to send).</summary>
+    Task MarkSentAsync(IReadOnlyList<ShardToSend> shards, CancellationToken ct = default);
 
     Task<JobSnapshot?> GetJobAsync(Guid jobId, CancellationToken ct = default);
 

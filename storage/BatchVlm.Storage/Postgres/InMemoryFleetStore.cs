@@ -30,6 +30,7 @@ public sealed class InMemoryFleetStore : IFleetStore
         public string? Owner;
         public DateTimeOffset? LeaseExpires;
         public bool Sent;
+        public int Dispatch;
     }
 
     private static readonly JsonSerializerOptions s_json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
@@ -49,15 +50,15 @@ public sealed class InMemoryFleetStore : IFleetStore
         return Task.CompletedTask;
     }
 
-    public Task MarkSentAsync(Guid jobId, IReadOnlyList<(int ShardIndex, int Attempt)> shards, CancellationToken ct = default)
+    public Task MarkSentAsync(IReadOnlyList<ShardToSend> shards, CancellationToken ct = default)
     {
         lock (_lock)
         {
-            var j = Get(jobId);
-            foreach (var (i, a) in shards)
+            foreach (var s in shards)
             {
-                if (j.Shards[i].Attempt == a)
-                    j.Shards[i].Sent = true;
+                var shard = Get(s.JobId).Shards[s.ShardIndex];
+                if (shard.Attempt == s.Attempt && shard.Dispatch == s.Dispatch)
+                    shard.Sent = true;
             }
         }
         return Task.CompletedTask;
@@ -156,6 +157,7 @@ public sealed class InMemoryFleetStore : IFleetStore
                 s.State = ShardStates.Queued;
                 s.Owner = null;
                 s.Sent = false;
+                s.Dispatch++;
             }
             j.Succeeded += ok;
             j.Failed += bad;
@@ -192,12 +194,14 @@ public sealed class InMemoryFleetStore : IFleetStore
             s.State = ShardStates.Queued;
             s.Owner = null;
             s.Sent = false;
+            s.Dispatch++;
             return Task.FromResult<ShardToSend?>(ToSend(j, shardIndex));
         }
     }
 
     private static ShardToSend ToSend(Job j, int index) =>
-        new(j.Spec.JobId, index, j.Shards[index].Attempt, j.Spec.Task, j.Spec.Model, j.Spec.ParametersJson, j.Spec.InputAddress, j.Shards[index].Keys);
+        new(j.Spec.JobId, index, j.Shards[index].Attempt, j.Spec.Task, j.Spec.Model, j.Spec.ParametersJson, j.Spec.InputAddress,
+            j.Shards[index].Keys, j.Shards[index].Dispatch);
 
     public Task<bool> FailShardAsync(Guid jobId, int shardIndex, int attempt, string reason, CancellationToken ct = default)
     {

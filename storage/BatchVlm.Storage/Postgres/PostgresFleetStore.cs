@@ -99,16 +99,18 @@ public sealed class PostgresFleetStore : IFleetStore, IAsyncDisposable
         return true;
     }, ct).AsTask();
 
-    public Task MarkSentAsync(Guid jobId, IReadOnlyList<(int ShardIndex, int Attempt)> shards, CancellationToken ct = default) => Retry<bool>(async t =>
+    public Task MarkSentAsync(IReadOnlyList<ShardToSend> shards, CancellationToken ct = default) => Retry<bool>(async t =>
     {
         if (shards.Count == 0)
             return true;
         await using var conn = await _dataSource.OpenConnectionAsync(t);
         await using var cmd = Cmd(conn, null, """
             UPDATE shards s SET sent_at = now()
-            FROM unnest(@idx, @att) AS u(shard_index, attempt)
-            WHERE s.job_id = @job AND s.shard_index = u.shard_index AND s.attempt = u.attempt AND s.sent_at IS NULL
-            """, ("job", jobId), ("idx", shards.Select(s => s.ShardIndex).ToArray()), ("att", shards.Select(s => s.Attempt).ToArray()));
+            FROM unnest(@job, @idx, @att, @disp) AS u(job_id, shard_index, attempt, dispatch)
+            WHERE s.job_id = u.job_id AND s.shard_index = u.shard_index AND s.attempt = u.attempt AND s.dispatch = u.dispatch
+              AND s.sent_at IS NULL
+            """, ("job", shards.Select(s => s.JobId).ToArray()), ("idx", shards.Select(s => s.ShardIndex).ToArray()),
+            ("att", shards.Select(s => s.Attempt).ToArray()), ("disp", shards.Select(s => s.Dispatch).ToArray()));
         await cmd.ExecuteNonQueryAsync(t);
         return true;
     }, ct).AsTask();
@@ -289,7 +291,8 @@ public sealed class PostgresFleetStore : IFleetStore, IAsyncDisposable
         {
             // Hand-back: release the lease and queue the shard again at the same attempt; the sender re-sends it.
             await using var release = Cmd(conn, tx, """
-                UPDATE shards SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, sent_at = NULL, last_error = @why
+                UPDATE shards SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, sent_at = NULL,
+                       dispatch = dispatch + 1, last_error = @why
                 WHERE job_id = @job AND shard_index = @idx AND attempt = @att AND state = 'running' AND lease_owner = @w
                 """, ("why", c.HandBackReason ?? "handed back"), ("job", c.JobId), ("idx", c.ShardIndex), ("att", c.Attempt), ("w", c.WorkerId));
             await release.ExecuteNonQueryAsync(t);
@@ -334,10 +337,10 @@ public sealed class PostgresFleetStore : IFleetStore, IAsyncDisposable
                 FOR UPDATE OF s),
             moved AS (
                 UPDATE shards s SET attempt = s.attempt + 1, state = 'queued', lease_owner = NULL, lease_expires_at = NULL,
-                       sent_at = NULL, last_error = @why
+                       sent_at = NULL, dispatch = s.dispatch + 1, last_error = @why
                 FROM open o WHERE s.job_id = o.job_id AND s.shard_index = o.shard_index AND o.can_retry
-                RETURNING s.attempt, s.item_keys)
-            SELECT (SELECT can_retry FROM open), m.attempt, m.item_keys, j.task, j.model, j.parameters::text, j.input_address
+                RETURNING s.attempt, s.item_keys, s.dispatch)
+            SELECT (SELECT can_retry FROM open), m.attempt, m.item_keys, j.task, j.model, j.parameters::text, j.input_address, m.dispatch
             FROM jobs j LEFT JOIN moved m ON true WHERE j.job_id = @job
             """, ("job", jobId), ("idx", shardIndex), ("att", fromAttempt), ("why", reason));
         await using var r = await cmd.ExecuteReaderAsync(t);
@@ -349,7 +352,7 @@ public sealed class PostgresFleetStore : IFleetStore, IAsyncDisposable
             return null;
         }
         return new ShardToSend(jobId, shardIndex, r.GetInt32(1), r.GetString(3), r.GetString(4), r.GetString(5), r.GetString(6),
-            r.GetFieldValue<string[]>(2));
+            r.GetFieldValue<string[]>(2), r.GetInt32(7));
     }, ct).AsTask();
 
     public Task<bool> FailShardAsync(Guid jobId, int shardIndex, int attempt, string reason, CancellationToken ct = default) => Retry<bool>(async t =>
@@ -407,7 +410,7 @@ public sealed class PostgresFleetStore : IFleetStore, IAsyncDisposable
     {
         await using var conn = await _dataSource.OpenConnectionAsync(t);
         await using var cmd = Cmd(conn, null, """
-            SELECT s.job_id, s.shard_index, s.attempt, j.task, j.model, j.parameters::text, j.input_address, s.item_keys
+            SELECT s.job_id, s.shard_index, s.attempt, j.task, j.model, j.parameters::text, j.input_address, s.item_keys, s.dispatch
             FROM shards s JOIN jobs j ON j.job_id = s.job_id
             WHERE s.state = 'queued' AND s.sent_at IS NULL AND j.state = 'running'
             ORDER BY j.created_at, s.shard_index LIMIT @n
@@ -416,7 +419,7 @@ public sealed class PostgresFleetStore : IFleetStore, IAsyncDisposable
         var list = new List<ShardToSend>();
         while (await r.ReadAsync(t))
             list.Add(new ShardToSend(r.GetGuid(0), r.GetInt32(1), r.GetInt32(2), r.GetString(3), r.GetString(4), r.GetString(5),
-                r.GetString(6), r.GetFieldValue<string[]>(7)));
+                r.GetString(6), r.GetFieldValue<string[]>(7), r.GetInt32(8)));
         return list;
     }, ct).AsTask();
 

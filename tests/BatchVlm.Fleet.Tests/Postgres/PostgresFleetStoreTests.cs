@@ -167,13 +167,18 @@ public sealed class PostgresFleetStoreTests(FleetTestStack stack) : IAsyncLifeti
         var ct = TestContext.Current.CancellationToken;
         var job = await NewJob(3, ["a.png"], ["b.png"]);
         Assert.Equal(2, (await _store.FindUnsentShardsAsync(100_000, ct)).Count(s => s.JobId == job));
-        await _store.MarkSentAsync(job, [(0, 1), (1, 1)], ct);
+        var firstSend = (await _store.FindUnsentShardsAsync(100_000, ct)).Where(s => s.JobId == job).ToArray();
+        await _store.MarkSentAsync(firstSend, ct);
         Assert.DoesNotContain(await _store.FindUnsentShardsAsync(100_000, ct), s => s.JobId == job);
 
         await _store.ClaimShardAsync(job, 1, 1, "w1", Lease, InspectTask.Table, ["b.png"], ct);
         await _store.CommitShardAsync(Commit(job, 1, 1, "w1", [], [], final: false) with { HandBackReason = "worker shutting down" }, ct);
         var unsent = Assert.Single(await _store.FindUnsentShardsAsync(100_000, ct), s => s.JobId == job);
-        Assert.Equal((1, 1), (unsent.ShardIndex, unsent.Attempt));
+        Assert.Equal((1, 1, 1), (unsent.ShardIndex, unsent.Attempt, unsent.Dispatch));
+
+        // A late "sent" record for the first dispatch must not hide the hand-back's dispatch.
+        await _store.MarkSentAsync(firstSend, ct);
+        Assert.Single(await _store.FindUnsentShardsAsync(100_000, ct), s => s.JobId == job);
     }
 
     [Fact]

@@ -53,10 +53,19 @@ public sealed class ProcessShardConsumer(
         };
         if (message is null)
             return;
-        // The send must not hang forever while the broker is down (infra-probe §4): bounded by a timeout; if it
-        // fails the delivery is retried, and the database already holds the truth for the coordinator's monitor.
-        using var sendTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var endpoint = await context.GetSendEndpoint(CoordinatorQueue);
-        await endpoint.Send(message, message.GetType(), sendTimeout.Token);
+        // The outcome is advisory: the database already holds the truth (results and done mark committed, or the
+        // lease still held and expiring, or the shard queued unsent after a hand-back), and the coordinator's monitor
+        // acts on it. So a send that fails (broker down; bounded by a timeout, infra-probe §4) is logged, not retried.
+        try
+        {
+            using var sendTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var endpoint = await context.GetSendEndpoint(CoordinatorQueue);
+            await endpoint.Send(message, message.GetType(), sendTimeout.Token);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning("Shard {Job}/{Shard} attempt {Attempt}: could not send {Outcome} to the coordinator ({Error}); its monitor will see the state in the database",
+                m.JobId, m.ShardIndex, m.Attempt, message.GetType().Name, Secrets.Redact(ex.Message));
+        }
     }
 }
