@@ -95,10 +95,14 @@ internal static class TokenizerJsonReader
         config = WithFamilyDefaults(config, added, model);
         int? Lookup(AddedToken? t) => t is null ? null : added.ByContent(t.Content)?.Id ?? model.TokenToId(t.Content);
         // Config tokens missing from added_tokens are registered as specials (transformers does the same).
+        // Tokens already added but not special become special (transformers' add_special_tokens does the same).
         foreach (var t in new[] { config.BosToken, config.EosToken, config.UnkToken, config.PadToken, config.ClsToken, config.SepToken, config.MaskToken }
                      .Concat(config.AdditionalSpecialTokens))
-            if (t != null && added.ByContent(t.Content) == null && model.TokenToId(t.Content) is int id)
-                added.Add(t with { Id = id, Special = true });
+        {
+            if (t == null) continue;
+            if (added.ByContent(t.Content) is { Special: false } existing) added.Add(existing with { Special = true });
+            else if (added.ByContent(t.Content) == null && model.TokenToId(t.Content) is int id) added.Add(t with { Id = id, Special = true });
+        }
         foreach (var t in config.AddedTokensDecoder)
             if (added.ById(t.Id) == null) added.Add(t);
 
