@@ -1,7 +1,7 @@
 // Public entry points for decoding archive bytes: Probe (header only) and DecodeRgb (8-bit RGB exactly as the
 // Hugging Face loaders produce with Pillow 9.4: ImageOps.exif_transpose, then convert("RGB")).
 // JPEG goes through TurboJPEG (faster, DCT-scaling shrink-on-load); GIF through our own first-frame decoder (Pillow's
-// transparency semantics); PNG, WebP, TIFF, HEIF, JXL through libvips.
+// transparency semantics) and BMP through our own decoders; PNG, WebP, TIFF, HEIF, JXL through libvips.
 // Every failure caused by the bytes is an ImageDecodeException with a Kind; the size limits are checked from the
 // header before any pixel is decoded.
 using BatchVlm.Imaging.Decoding;
@@ -44,7 +44,8 @@ public static class ImageDecoder
                 image = GifDecoder.Decode(data, options);
                 break;
             case ImageFormat.Bmp:
-                throw new ImageDecodeException(ImageDecodeErrorKind.UnsupportedFormat, "BMP is not supported");
+                image = BmpDecoder.Decode(data, options);
+                break;
             default:
                 image = VipsDecoder.Decode(data, info.Format, options, out orientation);
                 break;

@@ -46,6 +46,8 @@ public sealed class ImageDecoderTests
     [InlineData("animated.webp", ImageFormat.WebP, 4, 3)] // lossless animation: VP8X alpha flag set
     [InlineData("lossy.webp", ImageFormat.WebP, 3, 1)]
     [InlineData("rgb.tiff", ImageFormat.Tiff, 3, 1)]
+    [InlineData("rgb24.bmp", ImageFormat.Bmp, 3, 1)]
+    [InlineData("palette8.bmp", ImageFormat.Bmp, 1, 1)]
     public void Probe_KnownFormats_ReportsFormatBandsFrames(string file, ImageFormat format, int bands, int frames)
     {
         var info = ImageDecoder.Probe(Fixtures.Bytes("pil", file));
@@ -155,6 +157,15 @@ public sealed class ImageDecoderTests
         var e = Fails("%PDF-1.4 this is not an image\n"u8.ToArray());
         Assert.Equal(ImageDecodeErrorKind.UnsupportedFormat, e.Kind);
         Assert.Equal(ImageDecodeErrorKind.UnsupportedFormat, Fails("<html><body>hello</body></html>"u8.ToArray()).Kind);
+    }
+
+    [Fact]
+    public void DecodeRgb_TruncatedBmpAndGif_Truncated()
+    {
+        var bmp = Fixtures.Bytes("pil", "rgb24.bmp");
+        Assert.Equal(ImageDecodeErrorKind.Truncated, Fails(bmp[..(bmp.Length - 10)]).Kind);
+        var gif = Fixtures.Bytes("pil", "still.gif");
+        Assert.Equal(ImageDecodeErrorKind.Truncated, Fails(gif[..(gif.Length / 2)]).Kind);
     }
 
     [Fact]
