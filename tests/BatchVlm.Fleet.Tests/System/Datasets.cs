@@ -57,7 +57,7 @@ public sealed partial class FleetStack
                 var (w, h) = TestImages.Size(bytes);
                 expected[n] = new Dataset.Image(n.EndsWith(".png", StringComparison.Ordinal) ? "png" : "jpeg", w, h, bytes.Length, FleetRun.Sha256Hex(bytes));
             }
-            var container = $"sys-{Path.GetFileName(LogRoot)}-{name}".ToLowerInvariant();
+            var container = $"sys-{Path.GetFileName(LogRoot).Replace('_', '-')}-{name}".ToLowerInvariant();
             var dataset = new Dataset(container, "in", folder, names, expected,
                 StandardCorrupt.ToDictionary(kv => kv.Key, kv => kv.Value.ExpectedKind));
             var upload = await uploader.Cli(TimeSpan.FromMinutes(5), "upload", folder, dataset.Address);

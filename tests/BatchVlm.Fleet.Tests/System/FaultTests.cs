@@ -20,12 +20,18 @@ public sealed class FaultTests(FleetStack stack, ITestOutputHelper output)
         Scenario(nameof(Worker_KilledMidJob_ShardComesBackAndEveryItemHasOneOutcome), async (run, job, workers, _) =>
         {
             // The victim must be holding a shard when it dies, or the test proves nothing.
+            // Worker ids are host:pid:nonce, so the shards it holds are those whose lease_owner carries its pid.
             var victim = workers[0];
-            var running = await run.Scalar("SELECT count(*) FROM shards WHERE job_id = $1 AND state = 'running'", job);
+            var owned = $"%:{victim.Pid}:%";
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            long held;
+            while ((held = await run.Scalar("SELECT count(*) FROM shards WHERE job_id = $1 AND state = 'running' AND lease_owner LIKE $2", job, owned)) == 0
+                   && DateTime.UtcNow < deadline)
+                await Task.Delay(20);
             run.ExpectExit(victim);
             await victim.KillAsync();
-            output.WriteLine($"killed {victim.Name} (pid {victim.Pid}) with {running} shard(s) running");
-            Assert.True(running > 0, "no shard was running when the worker was killed");
+            output.WriteLine($"killed {victim.Name} (pid {victim.Pid}) holding {held} shard lease(s)");
+            Assert.True(held > 0, $"{victim.Name} held no shard lease when it was killed");
         });
 
     [Fact(Timeout = 8 * 60_000)]
