@@ -256,7 +256,13 @@ internal sealed class HfSegmentEncoder(INormalizer? normalizer, IPreTokenizer? p
         var pieces = t_pieces ??= new List<string>();
         pieces.Clear();
         preTokenizer.PreTokenize(s, atStart, pieces);
-        foreach (var p in pieces) model.Tokenize(p, ids);
+        if (model is Models.UnigramModel && pieces.Count > 1)
+        {
+            // One Viterbi over the whole segment, as sentencepiece runs it: exact ties break by float sums that
+            // include everything before them, so per-word lattices would break some ties differently.
+            model.Tokenize(string.Concat(pieces), ids);
+        }
+        else foreach (var p in pieces) model.Tokenize(p, ids);
         pieces.Clear();
     }
 }

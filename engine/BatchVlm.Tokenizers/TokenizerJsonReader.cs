@@ -2,9 +2,10 @@
 // with `add_prefix_space`/`str_rep`, merges as "a b" strings or [a, b] pairs, models without "type"). Every error names
 // the JSON path of the offending field. transformers' fast-class rules applied on top: Llama/Gemma rebuild the
 // template from add_bos_token/add_eos_token when tokenizer_config.json sets them; clean_up_tokenization_spaces comes
-// from the config, else the class default (true only for BERT/WordPiece). For the T5 family the slow class's rules
-// are applied (the golden ids and texts come from it, and they are what the checkpoints were trained with): </s> is
-// not appended twice, and decoded text is strip()ped like T5Tokenizer.convert_tokens_to_string.
+// from the config, else the class default (true only for BERT/WordPiece). For T5 and XLM-R the slow class's rules
+// are applied (the golden ids and texts come from it, and they are what the checkpoints were trained with): T5's </s>
+// is not appended twice, and decoded text is strip()ped like their convert_tokens_to_string. A Unigram model runs one
+// Viterbi over all pre-tokenized pieces of a segment, as sentencepiece does (see HfSegmentEncoder).
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using BatchVlm.Tokenizers.Models;
@@ -114,10 +115,11 @@ internal static class TokenizerJsonReader
             post = new TemplatePostProcessor(addBos && bos != null ? [bos.Value] : [], addEos && eos != null ? [eos.Value] : []);
         }
         bool t5 = config.Family is "T5" or "MT5" or "UMT5";
+        bool strip = t5 || config.Family is "XLMRoberta" or "AltCLIP";
         if (t5 && post is TemplatePostProcessor { Before.Length: 0, After.Length: 1 } tpl && tpl.After[0] == eos)
             post = new EosIfNotPresentPostProcessor(tpl.After[0]);
         bool cleanup = config.CleanUpTokenizationSpaces ?? (config.Family == "Bert" || (config.Family == null && model is WordPieceModel));
-        var decoder = new HfTextDecoder(added, model.IdToToken, dec, cleanup, stripResult: t5);
+        var decoder = new HfTextDecoder(added, model.IdToToken, dec, cleanup, stripResult: strip);
         return new Tokenizer($"tokenizer.json ({model.GetType().Name.Replace("Model", "")}) from {Path.GetFileName(source)}",
             added, new HfSegmentEncoder(normalizer, pre, model), post, decoder, model.IdToToken, model.TokenToId,
             model.VocabSize, config, bos, eos, pad, unk);
