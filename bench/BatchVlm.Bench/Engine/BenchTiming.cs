@@ -43,6 +43,18 @@ internal static class BenchTiming
         return sw.Elapsed.TotalSeconds / calls;
     }
 
+    /// <summary>Like <see cref="Interleaved"/> for contenders that time themselves (e.g. a reference process):
+    /// each entry is (warm up, take one sample → seconds per call).</summary>
+    public static Samples[] InterleavedSelfTimed(IReadOnlyList<(Action WarmUp, Func<double> Sample)> contenders, int samples)
+    {
+        foreach (var c in contenders) c.WarmUp();
+        var result = contenders.Select(_ => new Samples()).ToArray();
+        for (int s = 0; s < samples; s++)
+            for (int i = 0; i < contenders.Count; i++)
+                result[i].PerCallSeconds.Add(contenders[i].Sample());
+        return result;
+    }
+
     /// <summary>Warms every contender up, then takes <paramref name="samples"/> rounds, each contender once per
     /// round (interleaved, so background load hits them alike).</summary>
     public static Samples[] Interleaved(IReadOnlyList<Action> contenders, int samples, double minSampleSeconds)
@@ -85,6 +97,43 @@ internal static class BenchTiming
             psi.Environment[v] = threads.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
         return psi;
+    }
+
+    /// <summary>A reference script running as a line-oriented server (see scripts/bench/*_torch.py).</summary>
+    public sealed class PythonServer : IDisposable
+    {
+        private readonly Process _p;
+
+        public PythonServer(string script, string arguments, int threads)
+        {
+            _p = Process.Start(PythonStartInfo(script, arguments, threads, stdin: true)) ?? throw new InvalidOperationException("could not start /usr/bin/python3");
+            Banner = _p.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"{script}: {_p.StandardError.ReadToEnd()}");
+        }
+
+        public string Banner { get; }
+
+        public string Ask(string command)
+        {
+            _p.StandardInput.WriteLine(command);
+            _p.StandardInput.Flush();
+            return _p.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"reference process stopped: {_p.StandardError.ReadToEnd()}");
+        }
+
+        public double AskSeconds(string command) => double.Parse(Ask(command), System.Globalization.CultureInfo.InvariantCulture);
+
+        public void Dispose()
+        {
+            try
+            {
+                _p.StandardInput.WriteLine("quit");
+                _p.StandardInput.Flush();
+                if (!_p.WaitForExit(5000)) _p.Kill();
+            }
+            catch (IOException)
+            {
+            }
+            _p.Dispose();
+        }
     }
 
     /// <summary>Runs a reference script and returns its stdout lines.</summary>

@@ -1,8 +1,8 @@
 // `batchvlm bench gemm`: f32 GEMM GFLOP/s of the engine's CPU backend (Linear: x·Wᵀ, W stored (N, K) as in
 // nn.Linear) against OpenBLAS cblas_sgemm (NoTrans, Trans) called in this process with OPENBLAS_CORETYPE unset
-// (AVX-512 kernels), interleaved sample by sample, at 1 and 2 threads; then PyTorch F.linear (Debian torch on
-// the same OpenBLAS) through scripts/bench/gemm_torch.py. Shapes: squares 256–4096 and the transformer shapes of
-// shared/research/baselines.md. Options: --threads 1,2  --shapes all|name,name  --samples 7  --min-sample 0.2
+// (AVX-512 kernels) and PyTorch F.linear (Debian torch on the same OpenBLAS; scripts/bench/gemm_torch.py running as
+// a server process), all three interleaved sample by sample, at 1 and 2 threads. Shapes: squares 256–4096 and the
+// transformer shapes of shared/research/baselines.md. Options: --threads 1,2  --shapes all|name,name  --samples 7  --min-sample 0.2
 //   --no-torch  --bf16 (also time our GEMM with bf16 weights).
 using System.Globalization;
 using BatchVlm.Engine.Backends.Cpu;
@@ -34,6 +34,7 @@ public sealed unsafe class GemmBench : IBenchArea
         string which = BenchTiming.Arg(args, "--shapes", "all");
         int samples = int.Parse(BenchTiming.Arg(args, "--samples", "7"), CultureInfo.InvariantCulture);
         double minSample = double.Parse(BenchTiming.Arg(args, "--min-sample", "0.2"), CultureInfo.InvariantCulture);
+        _minSample = minSample;
         bool bf16 = args.Contains("--bf16");
         var shapes = which == "all" ? Shapes : Shapes.Where(s => which.Split(',').Contains(s.Name)).ToArray();
         if (shapes.Length == 0)
@@ -63,10 +64,14 @@ public sealed unsafe class GemmBench : IBenchArea
             Console.Error.WriteLine(err);
             return 1;
         }
-        Console.WriteLine($"# GEMM f32, C = A·Wᵀ (W stored (N, K)); GFLOP/s = 2·M·K·N / time; median (min–max) of {samples} samples");
+        Console.WriteLine($"# GEMM f32, C = A·Wᵀ (W stored (N, K)); GFLOP/s = 2·M·K·N / time; median (min–max) of {samples} samples; ours/X = our GFLOP/s ÷ X's (medians)");
         Console.WriteLine($"# ours: CpuBackend.Linear ({(Gemm.Avx512 ? "AVX-512 14x32" : "AVX2 6x16")} tile); OpenBLAS core: {OpenBlas.CoreName}; machine load at start: {File.ReadAllText("/proc/loadavg").Trim()}");
-        Console.WriteLine("| shape | M×K×N | threads | ours | OpenBLAS | ours/OB |" + (bf16 ? " ours bf16 W |" : ""));
-        Console.WriteLine("|---|---|---|---|---|---|" + (bf16 ? "---|" : ""));
+        bool torch = !args.Contains("--no-torch");
+        string script = Path.Combine(BenchTiming.RepoRoot(), "scripts", "bench", "gemm_torch.py");
+        var servers = torch ? threadList.ToDictionary(t => t, t => new BenchTiming.PythonServer(script, $"--threads {t}", t)) : [];
+        if (torch) Console.WriteLine($"# torch: F.linear in Debian torch {servers.Values.First().Banner.Replace("ready ", "")} (OpenBLAS AVX-512, OMP_WAIT_POLICY=PASSIVE), one server process per thread count, samples interleaved with ours");
+        Console.WriteLine("| shape | M×K×N | threads | ours | OpenBLAS | ours/OB |" + (torch ? " torch | ours/torch |" : "") + (bf16 ? " ours bf16 W |" : ""));
+        Console.WriteLine("|---|---|---|---|---|---|" + (torch ? "---|---|" : "") + (bf16 ? "---|" : ""));
         var rng = new Random(42);
         var ratios = new List<double>();
         foreach (var (name, m, k, n) in shapes)
@@ -81,46 +86,53 @@ public sealed unsafe class GemmBench : IBenchArea
             {
                 var be = new CpuBackend(new CpuBackendOptions { Threads = t });
                 double flop = 2.0 * m * k * n;
-                var contenders = new List<Action>
+                var contenders = new List<(Action, Func<double>)>
                 {
-                    () => be.Linear(ta, tw, null).Dispose(),
-                    () =>
+                    Local(() => be.Linear(ta, tw, null).Dispose()),
+                    Local(() =>
                     {
                         OpenBlas.SetThreads(t);
                         fixed (float* pa = a, pw = w, pc = c) OpenBlas.Sgemm(m, n, k, pa, pw, true, pc);
-                    },
+                    }),
                 };
-                if (bf16) contenders.Add(() => be.Linear(ta, twh, null).Dispose());
+                int iTorch = -1, iBf16 = -1;
+                if (torch)
+                {
+                    var srv = servers[t];
+                    srv.Ask($"shape {m} {k} {n}");
+                    iTorch = contenders.Count;
+                    contenders.Add((() => srv.Ask("warmup"), () => srv.AskSeconds($"sample {minSample.ToString(CultureInfo.InvariantCulture)}")));
+                }
+                if (bf16)
+                {
+                    iBf16 = contenders.Count;
+                    contenders.Add(Local(() => be.Linear(ta, twh, null).Dispose()));
+                }
                 if (m == 1)
-                    contenders.Add(() =>
+                    contenders.Add(Local(() =>
                     {
                         OpenBlas.SetThreads(t);
                         fixed (float* pa = a, pw = w, pc = c) OpenBlas.Sgemv(n, k, pw, pa, pc);
-                    });
-                var r = BenchTiming.Interleaved(contenders, samples, minSample);
+                    }));
+                var r = BenchTiming.InterleavedSelfTimed(contenders, samples);
                 string G(Samples s) => $"{flop / s.Median / 1e9:F0} ({flop / s.Max / 1e9:F0}–{flop / s.Min / 1e9:F0})";
                 double ratio = r[1].Median / r[0].Median;
                 ratios.Add(ratio);
-                Console.WriteLine($"| {name} | {m}×{k}×{n} | {t} | {G(r[0])} | {G(r[1])} | {ratio:F2} |" + (bf16 ? $" {G(r[2])} |" : "")
+                Console.WriteLine($"| {name} | {m}×{k}×{n} | {t} | {G(r[0])} | {G(r[1])} | {ratio:F2} |"
+                    + (torch ? $" {G(r[iTorch])} | {r[iTorch].Median / r[0].Median:F2} |" : "")
+                    + (bf16 ? $" {G(r[iBf16])} |" : "")
                     + (m == 1 ? $" OpenBLAS sgemv: {G(r[^1])}; ours/sgemv {r[^1].Median / r[0].Median:F2}" : ""));
             }
         }
         Console.WriteLine($"# geometric mean ours/OpenBLAS over {ratios.Count} rows: {Math.Exp(ratios.Average(Math.Log)):F3} (M = 1 rows compare our GEMV with sgemm; the sgemv reference is printed beside them)");
 
-        if (!args.Contains("--no-torch"))
-        {
-            string script = Path.Combine(BenchTiming.RepoRoot(), "scripts", "bench", "gemm_torch.py");
-            string spec = string.Join(",", shapes.Select(s => $"{s.Name}:{s.M}:{s.K}:{s.N}"));
-            Console.WriteLine();
-            Console.WriteLine("# PyTorch F.linear (Debian torch 1.13, OpenBLAS AVX-512, OMP_WAIT_POLICY=PASSIVE), same run, after the table above");
-            Console.WriteLine("| shape | threads | torch GFLOP/s |");
-            Console.WriteLine("|---|---|---|");
-            foreach (int t in threadList)
-                foreach (var line in BenchTiming.RunPython(script, $"--threads {t} --samples {samples} --min-sample {minSample.ToString(CultureInfo.InvariantCulture)} --shapes {spec}", t))
-                    Console.WriteLine(line);
-        }
+        foreach (var srv in servers.Values) srv.Dispose();
         return 0;
     }
+
+    private (Action, Func<double>) Local(Action call) => (() => BenchTiming.WarmUp(call), () => BenchTiming.Sample(call, _minSample));
+
+    private double _minSample = 0.2;
 
     internal static float[] RandomArray(Random rng, int n)
     {

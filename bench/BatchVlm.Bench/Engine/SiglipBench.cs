@@ -43,14 +43,8 @@ public sealed class SiglipBench : IBenchArea
             vb.ThrowIfUnused();
             Console.WriteLine($"# RSS: {rssBefore / 1e6:F0} MB before load, {Rss("VmRSS") / 1e6:F0} MB after load (weights mapped, not copied; pages count once touched)");
 
-            Process? py = null;
-            if (torch)
-            {
-                py = Process.Start(BenchTiming.PythonStartInfo(Path.Combine(BenchTiming.RepoRoot(), "scripts", "bench", "siglip_torch.py"), $"--threads {threads}", threads, stdin: true))
-                     ?? throw new InvalidOperationException("could not start /usr/bin/python3");
-                string ready = py.StandardOutput.ReadLine() ?? throw new InvalidOperationException("siglip_torch.py: " + py.StandardError.ReadToEnd());
-                Console.WriteLine($"# torch reference: {ready}");
-            }
+            using var py = torch ? new BenchTiming.PythonServer(Path.Combine(BenchTiming.RepoRoot(), "scripts", "bench", "siglip_torch.py"), $"--threads {threads}", threads) : null;
+            if (py is not null) Console.WriteLine($"# torch reference: plain-torch tower, {py.Banner}, OMP_WAIT_POLICY=PASSIVE, OpenBLAS AVX-512, {threads} threads");
             Console.WriteLine("| batch | ours ms median (min–max) | torch ms median (min–max) | ours/torch time | ours img/s | torch img/s | ours GFLOP/s |");
             Console.WriteLine("|---|---|---|---|---|---|---|");
             var rng = new Random(7);
@@ -64,13 +58,13 @@ public sealed class SiglipBench : IBenchArea
                     using var o = tower.Forward(pixels);
                 }
                 BenchTiming.WarmUp(Ours);
-                if (py is not null) Ask(py, $"warmup {b}");
+                py?.Ask($"warmup {b}");
                 var ours = new Samples();
                 var theirs = new Samples();
                 for (int s = 0; s < samples; s++)
                 {
                     ours.PerCallSeconds.Add(BenchTiming.Sample(Ours, minSample));
-                    if (py is not null) theirs.PerCallSeconds.Add(double.Parse(Ask(py, $"sample {b} {minSample.ToString(CultureInfo.InvariantCulture)}"), CultureInfo.InvariantCulture));
+                    if (py is not null) theirs.PerCallSeconds.Add(py.AskSeconds($"sample {b} {minSample.ToString(CultureInfo.InvariantCulture)}"));
                 }
                 if (be.Profile is { } prof)
                 {
@@ -88,24 +82,12 @@ public sealed class SiglipBench : IBenchArea
                 Console.WriteLine($"| {b} | {T(ours)} | {T(theirs)} | {ratio} | {b / ours.Median:F2} | {tIps} | {GflopPerImage * b / ours.Median:F0} |");
             }
             Console.WriteLine($"# RSS after the runs: {Rss("VmRSS") / 1e6:F0} MB (mapped weights {bytes / 1e6:F0} MB + activations + runtime); peak RSS {Rss("VmHWM") / 1e6:F0} MB");
-            if (py is not null)
-            {
-                py.StandardInput.WriteLine("quit");
-                py.WaitForExit();
-            }
             return 0;
         }
         finally
         {
             Directory.Delete(dir, true);
         }
-    }
-
-    private static string Ask(Process py, string command)
-    {
-        py.StandardInput.WriteLine(command);
-        py.StandardInput.Flush();
-        return py.StandardOutput.ReadLine() ?? throw new InvalidOperationException("siglip_torch.py stopped: " + py.StandardError.ReadToEnd());
     }
 
     private static long Rss(string field)

@@ -280,6 +280,17 @@ public class CpuBackendTests
     }
 
     [Fact]
+    public void TopK_Ties_LowerIndexFirst_AsReference()
+    {
+        using var x = Fast.FromFloats([1f, 3, 3, 2, 3, /* row 2 */ -1, -1, -1, -1, 5], 2, 5);
+        var (fv, fi) = Fast.TopK(x, 3);
+        var (rv, ri) = Ref.TopK(x, 3);
+        Assert.Equal([1L, 2, 4, 4, 0, 1], fi.ToInt64Array());
+        Assert.Equal(ri.ToInt64Array(), fi.ToInt64Array());
+        Assert.Equal(rv.ToFloatArray(), fv.ToFloatArray());
+    }
+
+    [Fact]
     public void ConcatCastCopyInto_RoundTrip()
     {
         using var a = Rand(2, 3, 4);

@@ -468,4 +468,69 @@ public sealed unsafe partial class CpuBackend
             r[i] = TensorPrimitives.IndexOfMax(new ReadOnlySpan<float>(xp + (long)i * c, c));
         return FromInt64(r, x.ShapeArray[..^1]);
     }
+
+    /// <summary>Per row: a size-k min-heap over the scores (O(V log k)), then sorted descending, ties to the lower index.</summary>
+    public override (Tensor Values, Tensor Indices) TopK(Tensor x, int k)
+    {
+        using var prof_ = Prof("TopK");
+        int c = x.Dim(-1);
+        if (k < 1 || k > c) throw new ArgumentOutOfRangeException(nameof(k), $"TopK k={k} for a last dim of {c}");
+        using var xc = Dense32(x);
+        int rows = (int)(x.ElementCount / Math.Max(1, c));
+        int[] shape = [.. x.ShapeArray[..^1], k];
+        var vals = new float[(long)rows * k];
+        var idx = new long[(long)rows * k];
+        float* xp = F32(xc);
+        CpuParallel.Range(rows, Threads, (s0, e0) =>
+        {
+            // "better" = larger value, or equal value with a lower index; the heap root is the worst kept entry
+            var hv = new float[k];
+            var hi = new int[k];
+            for (long r = s0; r < e0; r++)
+            {
+                float* row = xp + r * c;
+                int n = 0;
+                for (int j = 0; j < c; j++)
+                {
+                    float v = row[j];
+                    if (n < k)
+                    {
+                        int at = n++;
+                        while (at > 0)
+                        {
+                            int parent = (at - 1) / 2;
+                            if (!Worse(v, j, hv[parent], hi[parent])) break;
+                            hv[at] = hv[parent]; hi[at] = hi[parent]; at = parent;
+                        }
+                        hv[at] = v; hi[at] = j;
+                    }
+                    else if (Worse(hv[0], hi[0], v, j))
+                    {
+                        int at = 0;
+                        while (true)
+                        {
+                            int l = 2 * at + 1, rr = l + 1, m = at;
+                            float mv = v; int mi = j;
+                            if (l < k && Worse(hv[l], hi[l], mv, mi)) { m = l; mv = hv[l]; mi = hi[l]; }
+                            if (rr < k && Worse(hv[rr], hi[rr], mv, mi)) { m = rr; }
+                            if (m == at) break;
+                            hv[at] = hv[m]; hi[at] = hi[m]; at = m;
+                        }
+                        hv[at] = v; hi[at] = j;
+                    }
+                }
+                var order = Enumerable.Range(0, k).OrderByDescending(q => hv[q]).ThenBy(q => hi[q]).ToArray();
+                for (int q = 0; q < k; q++)
+                {
+                    vals[r * k + q] = hv[order[q]];
+                    idx[r * k + q] = hi[order[q]];
+                }
+            }
+        });
+        return (FromFloats(vals, shape), FromInt64(idx, shape));
+    }
+
+    /// <summary>(va, ia) ranks below (vb, ib): smaller value, or the same value at a higher index. NaN ranks lowest.</summary>
+    private static bool Worse(float va, int ia, float vb, int ib) =>
+        va < vb || (va == vb && ia > ib) || (float.IsNaN(va) && !float.IsNaN(vb));
 }

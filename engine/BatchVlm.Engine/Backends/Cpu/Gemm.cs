@@ -23,7 +23,9 @@ internal static unsafe class Gemm
     private static int Env(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), out var v) && v > 0 ? v : fallback;
 
-    public static readonly bool Avx512 = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    /// <summary>AVX-512 kernel in use. BATCHVLM_GEMM_AVX2=1 forces the AVX2 kernel (to test it on an AVX-512 machine).</summary>
+    public static readonly bool Avx512 = Vector512.IsHardwareAccelerated && Avx512F.IsSupported
+                                         && Environment.GetEnvironmentVariable("BATCHVLM_GEMM_AVX2") != "1";
     public static readonly bool Avx2Fma = Avx2.IsSupported && Fma.IsSupported;
     public static int MR => Avx512 ? 14 : 6;
     public static int NR => Avx512 ? 32 : 16;
