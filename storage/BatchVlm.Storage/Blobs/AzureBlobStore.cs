@@ -66,7 +66,9 @@ public sealed class AzureBlobStore : IBlobStore
     /// <summary>Folder inside the container that keys are relative to: "" or ending with '/'.</summary>
     public string RootPrefix { get; }
 
-    public string Describe() => $"{_containerUrl}/{RootPrefix}";
+    /// <summary>The root's URL without any credential, path-escaped so that BlobStores.Open(Describe()) opens this
+    /// same root again (coordinator and worker pass it around), e.g. http://127.0.0.1:10009/devstoreaccount1/images/.</summary>
+    public string Describe() => $"{_containerUrl}/{EscapePath(RootPrefix)}";
 
     /// <summary>URL of a blob, without any credential.</summary>
     public Uri GetBlobUri(string key) => BlobUri(FullName(key));

@@ -96,6 +96,18 @@ public sealed class AzureBlobStoreTests(StackFixture stack) : BlobStoreContractT
     }
 
     [Fact]
+    public async Task Describe_OpenedAgainWithConfiguredAccount_SameRoot()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var rooted = new AzureBlobStore(Azure.Account, Azure.Container, "odd root/with #hash");
+        await rooted.WriteBytesAsync("k.bin", new byte[] { 9 }, ct: ct);
+        Assert.DoesNotContain("AccountKey", rooted.Describe());
+        var reopened = BlobStores.Open(rooted.Describe(), stack.Configuration);
+        Assert.Equal(new byte[] { 9 }, await reopened.ReadAllBytesAsync("k.bin", ct));
+        Assert.IsType<SharedKeyCredential>(((AzureBlobStore)reopened).Account.Credential);
+    }
+
+    [Fact]
     public async Task CreateSasUri_ReadListSas_ReadsAndListsWithoutKeyButCannotWrite()
     {
         var ct = TestContext.Current.CancellationToken;
