@@ -905,6 +905,39 @@ public sealed class Blip2ForImageTextRetrieval : IDisposable
         }
     }
 
+    /// <summary>ITM for every (image, text) pair — what the `score` task needs: the vision tower runs once per image,
+    /// the Q-Former once per pair. logits[i, t] = the 'match' logit minus the 'no match' logit (so that
+    /// sigmoid(logit) = P(match)); probabilities[i, t] = P(match) = softmax(itm logits)[1].</summary>
+    public ImageTextScores MatchAllPairs(float[] pixelValues, int batch, long[,] ids, long[,]? attentionMask = null)
+    {
+        int nt = ids.GetLength(0);
+        using var px = Pixels(pixelValues, batch);
+        using var vision = Front.VisionModel.Forward(px);
+        using var idsT = ContrastiveHelpers.Ids(Backend, ids);
+        using var maskT = attentionMask is null ? null : ContrastiveHelpers.Ids(Backend, attentionMask);
+        var logits = new float[batch, nt];
+        var probs = new float[batch, nt];
+        var last = vision.LastHiddenState;                                   // (I, P, Cv)
+        for (int i = 0; i < batch; i++)
+        {
+            using var one = last.Narrow(0, i, 1);
+            using var image = one.Expand(nt, last.Dim(1), last.Dim(2));       // (T, P, Cv), no copy
+            var (h, l) = Match(image, idsT, maskT);
+            using (h)
+            using (l)
+            {
+                var v = l.ToFloat2D();
+                for (int t = 0; t < nt; t++)
+                {
+                    float d = v[t, 1] - v[t, 0];
+                    logits[i, t] = d;
+                    probs[i, t] = (float)(1.0 / (1.0 + Math.Exp(-d)));
+                }
+            }
+        }
+        return new ImageTextScores(logits, probs);
+    }
+
     private Tensor Pixels(float[] pixelValues, int batch)
     {
         int s = ImageSize;

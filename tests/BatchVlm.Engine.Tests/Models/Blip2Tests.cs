@@ -242,6 +242,28 @@ public class Blip2Tests
             for (int t = 0; t < 3; t++) Assert.Equal(want[i * 3 + t], sim[i, t], 1e-5);
     }
 
+    [Fact]
+    public void MatchAllPairs_DiagonalEqualsFixtureItmProbabilities()
+    {
+        var dir = SiglipTests.FixtureDir("blip2-itm-tiny");
+        using var model = Blip2ForImageTextRetrieval.Load(dir, CpuBackend.Default);
+        using var inputs = ParityInputs.Open(Path.Combine(dir, "inputs.safetensors"));
+        using var expected = ParityInputs.Open(Path.Combine(dir, "expected.safetensors"));
+        var ids = To2D(inputs.Int64("input_ids"), inputs.Shape("input_ids"));
+        var mask = To2D(inputs.Int64("attention_mask"), inputs.Shape("attention_mask"));
+        var s = model.MatchAllPairs(inputs.Floats("pixel_values"), 2, ids, mask);
+        Assert.Equal(2, s.Probabilities.GetLength(0));
+        Assert.Equal(3, s.Probabilities.GetLength(1));
+        var probs = expected.Floats("itm.probs");
+        var logits = expected.Floats("itm.logits_per_image");
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(probs[i * 2 + 1], s.Probabilities[i, i], 1e-5);
+            Assert.Equal(logits[i * 2 + 1] - logits[i * 2], s.Logits[i, i], 1e-4);
+        }
+        Assert.All(s.Probabilities.Cast<float>(), p => Assert.InRange(p, 0f, 1f));
+    }
+
     [Theory]
     [InlineData(0, true, 0)]
     [InlineData(1, true, 17)]
