@@ -33,6 +33,7 @@ internal sealed class SentencePieceProcessor
     private readonly PrecompiledCharsMap? _charsMap;
     private readonly int[] _byteToId = new int[256];
     private readonly float _minScore, _maxScore;
+    private readonly int _maxPieceBytes;
     private readonly bool[] _asciiPlain = new bool[128]; // ASCII byte with no charsmap rule and no user-defined piece starting with it
     private readonly bool _wordCacheSafe;
     private readonly WordCache? _bpeCache;
@@ -55,6 +56,7 @@ internal sealed class SentencePieceProcessor
             var p = proto.Pieces[i];
             var bytes = Encoding.UTF8.GetBytes(p.Piece);
             _pieceBytes[i] = bytes;
+            _maxPieceBytes = Math.Max(_maxPieceBytes, bytes.Length);
             _scores[i] = p.Score;
             _types[i] = p.Type;
             if (p.Type is PieceType.Normal or PieceType.UserDefined or PieceType.Unused)
@@ -121,6 +123,12 @@ internal sealed class SentencePieceProcessor
         if (_wordCacheSafe) _bpeCache = new WordCache();
     }
 
+    /// <summary>
+    /// Test switch: run the plain reference algorithms (no ASCII normalization fast path, no BPE word cache, Unigram
+    /// prefixes looked up one by one instead of walking the double-array trie). Ids must not change.
+    /// </summary>
+    internal bool ReferenceMode { get; set; }
+
     public SentencePieceModelProto Proto => _proto;
     public int PieceCount => _pieceBytes.Length;
     public int UnkId => _proto.UnkId;
@@ -171,7 +179,7 @@ internal sealed class SentencePieceProcessor
         while (!input.IsEmpty)
         {
             byte first = input[0];
-            if (first < 0x80 && plain[first])
+            if (first < 0x80 && plain[first] && !ReferenceMode)
             {
                 // Fast path: an ASCII character no rule touches.
                 if (first == (byte)' ')
@@ -273,7 +281,7 @@ internal sealed class SentencePieceProcessor
         if (normalized.IsEmpty) return;
         var s = t_scratch ??= new Scratch();
         if (_unigramTrie != null) EncodeUnigram(normalized, ids, s);
-        else if (_bpeCache != null) EncodeBpeByWords(normalized, ids, s);
+        else if (_bpeCache != null && !ReferenceMode) EncodeBpeByWords(normalized, ids, s);
         else EncodeBpe(normalized, ids, s);
     }
 
@@ -342,7 +350,6 @@ internal sealed class SentencePieceProcessor
         int tSize = trie.Size;
         var types = _types; var scores = _scores;
         int unkId = _proto.UnkId;
-        double maxScore = _maxScore;
 
         int pos = 0;
         while (pos < size)
@@ -350,29 +357,25 @@ internal sealed class SentencePieceProcessor
             float tillHere = best[pos];
             bool hasSingle = false;
             int mblen = Math.Min(Utf8.CharLength(text[pos]), size - pos);
-            int node = 0;
-            for (int k = pos; k < size; k++)
+            if (ReferenceMode)
             {
-                int next = tBase[node] + text[k];
-                if ((uint)next >= (uint)tSize || tCheck[next] != node) break;
-                node = next;
-                int id = tValue[node];
-                if (id < 0) continue;
-                var type = types[id];
-                if (type == PieceType.Unused) continue;
-                int end = k + 1;
-                int length = end - pos;
-                // sentencepiece: `const auto score = IsUserDefined ? (length * max_score_ - 0.1) : GetScore(id)` is a
-                // double; the candidate is double; the stored best is float.
-                double score = type == PieceType.UserDefined ? (float)(length * _maxScore) - 0.1 : scores[id];
-                double candidate = score + tillHere;
-                if (startsAt[end] == -1 || candidate > best[end])
+                // Scalar twin: every prefix looked up in the piece map (no trie).
+                for (int k = pos; k < size && k - pos < _maxPieceBytes; k++)
+                    if (_pieces.TryGetValue(text[pos..(k + 1)], out int rid) && types[rid] != PieceType.Unused)
+                        Consider(rid, k + 1, pos, tillHere, mblen, ref hasSingle, best, startsAt, bestId);
+            }
+            else
+            {
+                int node = 0;
+                for (int k = pos; k < size; k++)
                 {
-                    best[end] = (float)candidate;
-                    startsAt[end] = pos;
-                    bestId[end] = id;
+                    int next = tBase[node] + text[k];
+                    if ((uint)next >= (uint)tSize || tCheck[next] != node) break;
+                    node = next;
+                    int id = tValue[node];
+                    if (id < 0 || types[id] == PieceType.Unused) continue;
+                    Consider(id, k + 1, pos, tillHere, mblen, ref hasSingle, best, startsAt, bestId);
                 }
-                if (!hasSingle && length == mblen) hasSingle = true;
             }
             if (!hasSingle)
             {
@@ -387,7 +390,6 @@ internal sealed class SentencePieceProcessor
             }
             pos += mblen;
         }
-        _ = maxScore;
 
         // Backtrack into a reversed list of end positions, then emit in order.
         var path = s.Path;
@@ -404,6 +406,23 @@ internal sealed class SentencePieceProcessor
             int start = startsAt[end];
             Emit(bestId[end], text[start..end], ids, ref prevUnk);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Consider(int id, int end, int pos, float tillHere, int mblen, ref bool hasSingle, float[] best, int[] startsAt, int[] bestId)
+    {
+        int length = end - pos;
+        // sentencepiece: `const auto score = IsUserDefined ? (length * max_score_ - 0.1) : GetScore(id)` is a double;
+        // the candidate is double; the stored best is float.
+        double score = _types[id] == PieceType.UserDefined ? (float)(length * _maxScore) - 0.1 : _scores[id];
+        double candidate = score + tillHere;
+        if (startsAt[end] == -1 || candidate > best[end])
+        {
+            best[end] = (float)candidate;
+            startsAt[end] = pos;
+            bestId[end] = id;
+        }
+        if (!hasSingle && length == mblen) hasSingle = true;
     }
 
     private void EncodeBpeByWords(ReadOnlySpan<byte> text, List<int> ids, Scratch s)
