@@ -497,7 +497,12 @@ public sealed class Blip2ForConditionalGeneration : IAutoregressiveModel, IDispo
         if (opt is not null) Opt = new OPTForCausalLM(opt, lm, backend);
         else T5 = new T5ForConditionalGeneration(t5!, lm, backend);
         _languageProjection = Linear.Load(vb.Sub("language_projection"), backend, qformer.HiddenSize, opt?.EmbedDim ?? t5!.DModel);
+        GenerationDefaults = new GenerationDefaults([EosTokenId], PadTokenId);
     }
+
+    /// <summary>eos / pad ids for generate(): generation_config.json when loaded from a folder that has one (e.g.
+    /// blip2-opt-2.7b stops at "\n", id 50118), else the language model config's.</summary>
+    public GenerationDefaults GenerationDefaults { get; set; }
 
     public Blip2Config Config { get; }
     public IBackend Backend { get; }
@@ -529,6 +534,7 @@ public sealed class Blip2ForConditionalGeneration : IAutoregressiveModel, IDispo
         {
             var vb = new VarBuilder(ckpt);
             var model = new Blip2ForConditionalGeneration(vb, backend, c, qformer, opt, t5, ckpt);
+            model.GenerationDefaults = GenerationDefaults.Load(directory, [model.EosTokenId], model.PadTokenId);
             const string lm = "language_model.";
             vb.ThrowIfUnused(k => k.EndsWith("position_ids", StringComparison.Ordinal)
                 || (opt is not null && opt.TieWordEmbeddings && k == lm + "lm_head.weight")
@@ -675,9 +681,8 @@ public sealed class Blip2ForConditionalGeneration : IAutoregressiveModel, IDispo
     public GenerationResult Generate(Tensor pixelValues, long[,] inputIds, long[,]? attentionMask, GenerationOptions options) =>
         Generator.Generate(this, Prefill(pixelValues, inputIds, attentionMask, options.MaxNewTokens), options);
 
-    /// <summary>Generation defaults from the language model config: its eos and pad ids, the given token budget.</summary>
-    public GenerationOptions DefaultOptions(int maxNewTokens) =>
-        new() { MaxNewTokens = maxNewTokens, EosTokenIds = [EosTokenId], PadTokenId = PadTokenId };
+    /// <summary>Greedy options with <see cref="GenerationDefaults"/>' eos and pad ids and the given token budget.</summary>
+    public GenerationOptions DefaultOptions(int maxNewTokens) => GenerationDefaults.Options(maxNewTokens);
 
     /// <summary>
     /// The prompt ids Blip2Processor builds: num_query_tokens image tokens (when the config has image_token_index)
