@@ -45,6 +45,9 @@ public sealed record BatchEncodingOptions
     public Side? TruncationSide { get; init; }
 }
 
+/// <summary>Ids and token type ids of an encoded (text, text_pair).</summary>
+public sealed record PairEncoding(int[] InputIds, int[] TokenTypeIds);
+
 /// <summary>Ids and attention masks of a batch; rows have equal length unless Padding is None.</summary>
 public sealed record BatchEncoding(int[][] InputIds, int[][] AttentionMask);
 
@@ -117,6 +120,19 @@ public sealed class Tokenizer
         var ids = EncodeCore(text);
         if (addSpecialTokens && _post != null) ids = _post.Process(ids);
         return ids.ToArray();
+    }
+
+    /// <summary>Encodes a pair (text, text_pair) as transformers' __call__(text, text_pair) does: the model's pair
+    /// template (e.g. [CLS] A [SEP] B [SEP]; PaliGemma's prefix + suffix) and token type ids (0 for A's part, 1 for B's
+    /// where the class defines them so). Without special tokens: A + B, type ids 0 then 1.</summary>
+    public PairEncoding EncodePair(string text, string textPair, bool addSpecialTokens = true)
+    {
+        var a = EncodeCore(text);
+        var b = EncodeCore(textPair);
+        if (!addSpecialTokens || _post == null)
+            return new PairEncoding(a.Concat(b).ToArray(), Enumerable.Repeat(0, a.Count).Concat(Enumerable.Repeat(1, b.Count)).ToArray());
+        var (ids, types) = _post.ProcessPair(a, b);
+        return new PairEncoding(ids.ToArray(), types.ToArray());
     }
 
     /// <summary>Encodes and appends to <paramref name="ids"/> without special tokens (allocation-free hot path).</summary>

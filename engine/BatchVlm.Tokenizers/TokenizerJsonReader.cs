@@ -395,7 +395,31 @@ internal static class TokenizerJsonReader
                     }
                     else throw c.Error(ip, "expected {\"Sequence\": ...} or {\"SpecialToken\": ...}");
                 }
-                return new TemplatePostProcessor(before.ToArray(), after.ToArray());
+                List<TemplateItem>? pair = null;
+                if (c.Opt(p, "pair") is { ValueKind: JsonValueKind.Array } pairArr && pairArr.GetArrayLength() > 0)
+                {
+                    pair = new List<TemplateItem>();
+                    int j = 0;
+                    foreach (var item in pairArr.EnumerateArray())
+                    {
+                        string ip = $"{path}.pair[{j++}]";
+                        if (c.Opt(item, "Sequence") is { } seq)
+                        {
+                            string id = c.ReqStr(seq, "id", $"{ip}.Sequence");
+                            int typeId = c.Opt(seq, "type_id") is { } t ? c.Int(t, $"{ip}.Sequence.type_id") : 0;
+                            pair.Add(TemplateItem.Seq(id switch { "A" => 0, "B" => 1, _ => throw c.Error($"{ip}.Sequence.id", $"expected A or B, got {id}") }, typeId));
+                        }
+                        else if (c.Opt(item, "SpecialToken") is { } tok)
+                        {
+                            string id = c.ReqStr(tok, "id", $"{ip}.SpecialToken");
+                            if (!specials.TryGetValue(id, out var ids)) throw c.Error($"{ip}.SpecialToken.id", $"'{id}' is not listed in special_tokens");
+                            int typeId = c.Opt(tok, "type_id") is { } t ? c.Int(t, $"{ip}.SpecialToken.type_id") : 0;
+                            pair.Add(TemplateItem.Special(ids, typeId));
+                        }
+                        else throw c.Error(ip, "expected {\"Sequence\": ...} or {\"SpecialToken\": ...}");
+                    }
+                }
+                return new TemplatePostProcessor(before.ToArray(), after.ToArray(), pair);
             }
             case "RobertaProcessing":
             case "BertProcessing":
@@ -406,7 +430,12 @@ internal static class TokenizerJsonReader
                     if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() != 2) throw c.Error($"{path}.{name}", "expected [token, id]");
                     return c.Int(e[1], $"{path}.{name}[1]");
                 }
-                return new TemplatePostProcessor([Pair("cls")], [Pair("sep")]);
+                int cls = Pair("cls"), sep = Pair("sep");
+                // RoBERTa: <s> A </s> </s> B </s>, type ids all 0; BERT: [CLS] A [SEP] B [SEP] with B's part type 1.
+                TemplateItem[] pair = type == "RobertaProcessing"
+                    ? [TemplateItem.Special([cls]), TemplateItem.Seq(0, 0), TemplateItem.Special([sep, sep]), TemplateItem.Seq(1, 0), TemplateItem.Special([sep])]
+                    : [TemplateItem.Special([cls]), TemplateItem.Seq(0, 0), TemplateItem.Special([sep]), TemplateItem.Seq(1, 1), TemplateItem.Special([sep], 1)];
+                return new TemplatePostProcessor([cls], [sep], pair);
             }
             case "ByteLevel": return null; // offsets only
             case "Sequence":

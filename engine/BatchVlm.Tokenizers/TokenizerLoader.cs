@@ -90,7 +90,10 @@ internal static class ClassicFiles
         foreach (var t in config.AdditionalSpecialTokens) Register(t.Content);
         foreach (var t in config.AddedTokensDecoder) added.Add(t);
         var pre = new ByteLevelPreTokenizer(config.AddPrefixSpace ?? false, true);
-        var post = new TemplatePostProcessor(config.AddBosToken ?? false ? [bos] : [], config.AddEosToken ?? false ? [eos] : []);
+        int[] bosIds = config.AddBosToken ?? false ? [bos] : [];
+        // GPT2Tokenizer.build_inputs_with_special_tokens: bos + A (+ bos + B); eos is never added.
+        var post = new TemplatePostProcessor(bosIds, [],
+            [TemplateItem.Special(bosIds), TemplateItem.Seq(0, 0), TemplateItem.Special(bosIds, 1), TemplateItem.Seq(1, 1)]);
         var decoder = new HfTextDecoder(added, model.IdToToken, new ByteLevelDecoder(), config.CleanUpTokenizationSpaces ?? false);
         return new Tokenizer($"GPT-2 byte-level BPE from {Path.GetFileName(vocabPath)} + {Path.GetFileName(mergesPath)}", added,
             new HfSegmentEncoder(null, pre, model), post, decoder, model.IdToToken, model.TokenToId, model.VocabSize, config,
@@ -115,7 +118,9 @@ internal static class ClassicFiles
         foreach (var t in config.AddedTokensDecoder) added.Add(t);
         bool lower = config.DoLowerCase ?? true;
         var norm = new BertNormalizer(true, true, null, lower);
-        var post = new TemplatePostProcessor([vocab[clsS]], [vocab[sepS]]);
+        int clsId = vocab[clsS], sepId = vocab[sepS];
+        var post = new TemplatePostProcessor([clsId], [sepId],
+            [TemplateItem.Special([clsId]), TemplateItem.Seq(0, 0), TemplateItem.Special([sepId]), TemplateItem.Seq(1, 1), TemplateItem.Special([sepId], 1)]);
         var decoder = new HfTextDecoder(added, model.IdToToken, new WordPieceDecoder("##", true), config.CleanUpTokenizationSpaces ?? true);
         return new Tokenizer($"BERT WordPiece from {Path.GetFileName(vocabPath)}", added, new HfSegmentEncoder(norm, new BertPreTokenizer(), model),
             post, decoder, model.IdToToken, model.TokenToId, model.VocabSize, config, null, null, vocab.TryGetValue(padS, out int padId) ? padId : null, vocab[unkS]);

@@ -109,6 +109,56 @@ public sealed class TokenizerTests
     }
 
     [Fact]
+    public void EncodePair_PaliGemmaPrefixAndSuffix_MatchesProcessorTokenTypeIds()
+    {
+        // The processor calls tokenizer(prefix, text_pair=suffix + "<eos>") with add_bos_token = add_eos_token = False:
+        // ids = A + B, token_type_ids 0 for the prefix and 1 for the suffix.
+        var folder = Fixtures.Local("standin-paligemma");
+        var tok = Tokenizer.FromFile(folder);
+        int n = 0;
+        foreach (var line in File.ReadLines(Path.Combine(folder, "processor_cases.jsonl")))
+        {
+            using var doc = JsonDocument.Parse(line);
+            var r = doc.RootElement;
+            if (r.GetProperty("suffix").ValueKind != JsonValueKind.String) continue;
+            string prefix = string.Concat(Enumerable.Repeat("<image>", r.GetProperty("image_seq_length").GetInt32())) + "<bos>" + r.GetProperty("prompt").GetString() + "\n";
+            var enc = tok.EncodePair(prefix, r.GetProperty("suffix").GetString() + "<eos>", addSpecialTokens: false);
+            Assert.Equal(r.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32()), enc.InputIds);
+            Assert.Equal(r.GetProperty("token_type_ids").EnumerateArray().Select(e => e.GetInt32()), enc.TokenTypeIds);
+            n++;
+        }
+        Assert.True(n > 0);
+    }
+
+    [Theory]
+    [InlineData("bert-base-uncased", null, new[] { 101, 7592, 102, 2088, 102 }, new[] { 0, 0, 0, 1, 1 })]
+    [InlineData("bert-base-uncased", "vocab.txt", new[] { 101, 7592, 102, 2088, 102 }, new[] { 0, 0, 0, 1, 1 })]
+    [InlineData("t5", null, new[] { 21820, 1, 296, 1 }, new[] { 0, 0, 0, 0 })]
+    [InlineData("t5", "spiece.model", new[] { 21820, 1, 296, 1 }, new[] { 0, 0, 0, 0 })]
+    public void EncodePair_WithSpecialTokens_UsesTheModelsPairTemplate(string folder, string? file, int[] ids, int[] types)
+    {
+        var tok = Load(folder, file);
+        var enc = tok.EncodePair("hello", "world");
+        Assert.Equal(ids, enc.InputIds);
+        Assert.Equal(types, enc.TokenTypeIds);
+    }
+
+    [Fact]
+    public void EncodePair_XlmRobertaAndGemma_FollowTheirClasses()
+    {
+        var x = Load("standin-xlm-roberta", null);
+        var a = x.Encode("hello", false); var b = x.Encode("world", false);
+        var enc = x.EncodePair("hello", "world");
+        Assert.Equal(new[] { 0 }.Concat(a).Concat([2, 2]).Concat(b).Append(2), enc.InputIds);
+        Assert.All(enc.TokenTypeIds, t => Assert.Equal(0, t));
+        var g = Load("standin-gemma", null);
+        a = g.Encode("hello", false); b = g.Encode("world", false);
+        enc = g.EncodePair("hello", "world");
+        Assert.Equal(new[] { 2 }.Concat(a).Append(2).Concat(b), enc.InputIds);
+        Assert.Equal(Enumerable.Repeat(0, a.Length + 1).Concat(Enumerable.Repeat(1, b.Length + 1)), enc.TokenTypeIds);
+    }
+
+    [Fact]
     public void EncodeBatch_PaddingAndTruncation_FollowTransformers()
     {
         var tok = Load("bert-base-uncased", null);

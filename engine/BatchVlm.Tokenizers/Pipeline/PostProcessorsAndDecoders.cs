@@ -11,26 +11,63 @@ internal interface IPostProcessor
 {
     /// <summary>Returns the ids with the special tokens of a single sequence added.</summary>
     List<int> Process(List<int> ids);
+    /// <summary>Returns the ids of a pair (text, text_pair) with special tokens, and their token type ids.</summary>
+    (List<int> Ids, List<int> TypeIds) ProcessPair(List<int> a, List<int> b);
     /// <summary>How many ids <see cref="Process"/> adds (truncation leaves room for them).</summary>
     int AddedCount { get; }
 }
 
-/// <summary>A template like `[CLS]:0 $A:0 [SEP]:0`, reduced to the ids before and after the sequence.</summary>
-internal sealed class TemplatePostProcessor(int[] before, int[] after) : IPostProcessor
+/// <summary>One item of a pair template: special ids, or sequence A (0) / B (1); with its token type id.</summary>
+internal readonly record struct TemplateItem(int[] Ids, int Sequence, int TypeId)
 {
-    public int[] Before => before;
-    public int[] After => after;
-    public int AddedCount => before.Length + after.Length;
+    public static TemplateItem Special(int[] ids, int typeId = 0) => new(ids, -1, typeId);
+    public static TemplateItem Seq(int sequence, int typeId) => new([], sequence, typeId);
+}
+
+/// <summary>A template like `[CLS]:0 $A:0 [SEP]:0`: ids before and after the sequence, plus the pair template.</summary>
+internal sealed class TemplatePostProcessor : IPostProcessor
+{
+    private readonly TemplateItem[] _pair;
+
+    public TemplatePostProcessor(int[] before, int[] after, IReadOnlyList<TemplateItem>? pair = null)
+    {
+        Before = before; After = after;
+        // Default pair layout (transformers' base class for most slow tokenizers): single(A) type 0 + single(B) type 1.
+        _pair = pair?.ToArray() ??
+        [
+            TemplateItem.Special(before, 0), TemplateItem.Seq(0, 0), TemplateItem.Special(after, 0),
+            TemplateItem.Special(before, 1), TemplateItem.Seq(1, 1), TemplateItem.Special(after, 1),
+        ];
+    }
+
+    public int[] Before { get; }
+    public int[] After { get; }
+    public int AddedCount => Before.Length + After.Length;
 
     public List<int> Process(List<int> ids)
     {
         var r = new List<int>(ids.Count + AddedCount);
-        r.AddRange(before); r.AddRange(ids); r.AddRange(after);
+        r.AddRange(Before); r.AddRange(ids); r.AddRange(After);
         return r;
+    }
+
+    public (List<int> Ids, List<int> TypeIds) ProcessPair(List<int> a, List<int> b)
+    {
+        var ids = new List<int>(a.Count + b.Count + 8);
+        var types = new List<int>(ids.Capacity);
+        foreach (var item in _pair)
+        {
+            var src = item.Sequence switch { 0 => a, 1 => b, _ => null };
+            if (src != null) ids.AddRange(src); else ids.AddRange(item.Ids);
+            int n = src?.Count ?? item.Ids.Length;
+            for (int k = 0; k < n; k++) types.Add(item.TypeId);
+        }
+        return (ids, types);
     }
 }
 
-/// <summary>T5Tokenizer's _add_eos_if_not_present: &lt;/s&gt; appended unless the ids already end with it.</summary>
+/// <summary>T5Tokenizer's _add_eos_if_not_present: &lt;/s&gt; appended unless the ids already end with it; pairs are
+/// A&lt;/s&gt; B&lt;/s&gt; with token type ids all 0 (T5's create_token_type_ids_from_sequences).</summary>
 internal sealed class EosIfNotPresentPostProcessor(int eos) : IPostProcessor
 {
     public int AddedCount => 1;
@@ -40,6 +77,13 @@ internal sealed class EosIfNotPresentPostProcessor(int eos) : IPostProcessor
         var r = new List<int>(ids);
         if (r.Count == 0 || r[^1] != eos) r.Add(eos);
         return r;
+    }
+
+    public (List<int> Ids, List<int> TypeIds) ProcessPair(List<int> a, List<int> b)
+    {
+        var ids = Process(a);
+        ids.AddRange(Process(b));
+        return (ids, Enumerable.Repeat(0, ids.Count).ToList());
     }
 }
 
@@ -52,6 +96,13 @@ internal sealed class SequencePostProcessor(IReadOnlyList<IPostProcessor> items)
         foreach (var p in items) ids = p.Process(ids);
         return ids;
     }
+
+    public (List<int> Ids, List<int> TypeIds) ProcessPair(List<int> a, List<int> b) => items.Count switch
+    {
+        0 => (a.Concat(b).ToList(), Enumerable.Repeat(0, a.Count).Concat(Enumerable.Repeat(1, b.Count)).ToList()),
+        1 => items[0].ProcessPair(a, b),
+        _ => throw new InvalidOperationException($"pair encoding through a Sequence of {items.Count} post-processors is not supported"),
+    };
 }
 
 internal interface IDecoder

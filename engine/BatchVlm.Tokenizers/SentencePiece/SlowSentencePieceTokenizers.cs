@@ -200,8 +200,12 @@ internal static class SlowSentencePieceTokenizerBuilder
         }
         foreach (var t in config.AddedTokensDecoder) added.Add(t);
 
+        // Pairs: Gemma/Llama bos A eos | bos B eos with type ids 0 | 1 (the default template); XLM-R <s> A </s></s> B </s>
+        // all type 0; T5 A</s> B</s> all type 0.
         IPostProcessor post = flavor == SlowFlavor.T5 && after.Length == 1 ? new EosIfNotPresentPostProcessor(after[0])
-            : new TemplatePostProcessor(before, after);
+            : flavor == SlowFlavor.XlmRoberta
+                ? new TemplatePostProcessor(before, after, [TemplateItem.Special(before), TemplateItem.Seq(0, 0), TemplateItem.Special([.. after, .. after]), TemplateItem.Seq(1, 0), TemplateItem.Special(after)])
+                : new TemplatePostProcessor(before, after);
         var decoder = new SlowSentencePieceDecoder(sp, flavor, added, config.CleanUpTokenizationSpaces ?? false);
         Func<int, string?> idToToken = fairseq
             ? id => id >= 1 && id <= sp.PieceCount ? sp.PieceOf(id - 1) : null
