@@ -49,8 +49,10 @@ internal static unsafe class JpegDecoder
     }
 
     /// <summary>Decodes to RGB at 1/<paramref name="scale"/> size. The caller has checked the header dimensions.</summary>
-    internal static RgbImage Decode(ReadOnlySpan<byte> data, int scale, Func<int, byte[]> allocate)
+    /// <param name="fastEighth">at scale 8, use JpegEighthDecoder when it takes the file (same pixels, faster)</param>
+    internal static RgbImage Decode(ReadOnlySpan<byte> data, int scale, Func<int, byte[]> allocate, bool fastEighth = true)
     {
+        if (scale == 8 && fastEighth && JpegEighthDecoder.TryDecode(data, allocate) is { } fast) return fast;
         try
         {
             var image = DecodeCore(data, scale, allocate, out bool hadWarning);
@@ -82,7 +84,13 @@ internal static unsafe class JpegDecoder
         fixed (byte* src = data)
         {
             if (TurboJpegNative.tjDecompressHeader3(handle, src, (nuint)data.Length, out int w, out int h, out _, out int cs) != 0)
-                throw Error(handle, "reading the header", endsWithEoi);
+            {
+                // TurboJPEG reports libjpeg *warnings* (e.g. "unknown JFIF revision number") as failures too; Pillow
+                // ignores warnings, so only a real error stops here. The handle is renewed afterwards either way.
+                resetHandle = true;
+                if (TurboJpegNative.tjGetErrorCode(handle) != TurboJpegNative.ErrorWarning)
+                    throw Error(handle, "reading the header", endsWithEoi);
+            }
             int sw = (w + scale - 1) / scale, sh = (h + scale - 1) / scale;
             int pixelFormat = cs switch
             {
