@@ -94,6 +94,18 @@ public sealed class ImageDecoderTests
     }
 
     [Fact]
+    public void DecodeRgb_JpegWithLibjpegWarningInHeader_DecodesLikePillow()
+    {
+        // An unknown JFIF major version is only a libjpeg warning; TurboJPEG reports it as a failure, Pillow ignores it.
+        var jpeg = (byte[])Fixtures.Bytes("images", "07_photo_q90_320x240.jpg").Clone();
+        int jfif = jpeg.AsSpan().IndexOf("JFIF\0"u8);
+        Assert.True(jfif > 0);
+        jpeg[jfif + 5] = 50;
+        var expected = Fixtures.Safetensors("expected.safetensors.gz")["07_photo_q90_320x240.decoded_rgb"].Data;
+        Assert.Equal(expected, ImageDecoder.DecodeRgb(jpeg).Pixels);
+    }
+
+    [Fact]
     public void DecodeRgb_JpegCutInsideHeader_Truncated()
     {
         var jpeg = Fixtures.Bytes("images", "07_photo_q90_320x240.jpg");
