@@ -201,8 +201,13 @@ internal static class ScalarOps
     public static Tensor Softmax(CpuBackendBase be, Tensor x, float scale, bool log, Tensor? mask)
     {
         var (d, rows, c) = Rows(x);
-        var m = mask is null ? null : DenseAs(mask, BroadcastShape(x.Shape, mask.Shape, "Softmax mask") is var s && s.SequenceEqual(x.ShapeArray)
-            ? x.ShapeArray : throw new ArgumentException($"Softmax: mask {Tensor.ShapeString(mask.Shape)} does not broadcast to {Tensor.ShapeString(x.Shape)}"));
+        float[]? m = null;
+        if (mask is not null)
+        {
+            if (!BroadcastShape(x.Shape, mask.Shape, "Softmax mask").AsSpan().SequenceEqual(x.ShapeArray))
+                throw new ArgumentException($"Softmax: mask {Tensor.ShapeString(mask.Shape)} does not broadcast to {Tensor.ShapeString(x.Shape)}");
+            m = DenseAs(mask, x.ShapeArray);
+        }
         for (int r = 0; r < rows; r++)
         {
             var row = d.AsSpan(r * c, c);
