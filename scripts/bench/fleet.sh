@@ -123,7 +123,15 @@ for w in $(seq 1 "$WORKERS"); do
 done
 dotnet "$CLI" coordinator >"$LOGS/coordinator.log" 2>&1 &
 pids+=($!)
-sleep 3
+# Wait until every worker consumes its queue (start-up is not part of what is measured).
+queue="batchvlm.process-shard.inspect.none"
+for _ in $(seq 1 600); do
+  consumers=$(mgmt "http://127.0.0.1:$MGMT_PORT/api/queues/batchvlm-bench/$queue" 2>/dev/null \
+    | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('consumers', 0))" 2>/dev/null || echo 0)
+  [[ "$consumers" -ge "$WORKERS" ]] && break
+  sleep 0.5
+done
+[[ "${consumers:-0}" -ge "$WORKERS" ]] || { say "workers did not start consuming $queue; see $LOGS"; exit 1; }
 
 # 5. Submit: list N blobs + cut shards + record job and shards + send ProcessShard (the CLI's whole path).
 t0=$(now)
