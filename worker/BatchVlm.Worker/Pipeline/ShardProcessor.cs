@@ -65,7 +65,7 @@ public sealed class ShardProcessor(
         try
         {
             var todo = shard.ItemKeys.Where(k => !claim.DoneKeys.Contains(k)).ToList();
-            work = await RunAsync(task, shard, input, todo, stop.Token, abort.Token);
+            work = await RunAsync(task, shard, input, todo, claim.DoneKeys.Count, stop.Token, abort.Token);
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
@@ -158,14 +158,14 @@ public sealed class ShardProcessor(
 
     /// <summary>The three stages connected by bounded channels. <paramref name="stop"/> stops taking new items (the
     /// ones in flight finish); <paramref name="abort"/> cancels everything.</summary>
-    private async Task<WorkResult> RunAsync(IShardTask task, ProcessShard shard, IBlobStore input, List<string> keys,
+    private async Task<WorkResult> RunAsync(IShardTask task, ProcessShard shard, IBlobStore input, List<string> keys, int doneItems,
         CancellationToken stop, CancellationToken abortShard)
     {
         // Cancelled on the way out too, so that a failing stage never leaves the others blocked on a full channel.
         using var stages = CancellationTokenSource.CreateLinkedTokenSource(abortShard);
         try
         {
-            return await RunStagesAsync(task, shard, input, keys, stop, stages.Token);
+            return await RunStagesAsync(task, shard, input, keys, doneItems, stop, stages.Token);
         }
         finally
         {
@@ -173,10 +173,14 @@ public sealed class ShardProcessor(
         }
     }
 
-    private async Task<WorkResult> RunStagesAsync(IShardTask task, ProcessShard shard, IBlobStore input, List<string> keys,
+    private async Task<WorkResult> RunStagesAsync(IShardTask task, ProcessShard shard, IBlobStore input, List<string> keys, int doneItems,
         CancellationToken stop, CancellationToken abort)
     {
-        await using var session = await task.OpenAsync(new TaskRequest(shard.Model, shard.ParametersJson), abort);
+        var request = new TaskRequest(shard.Model, shard.ParametersJson)
+        {
+            JobId = shard.JobId, ShardIndex = shard.ShardIndex, Attempt = shard.Attempt, DoneItems = doneItems, Stores = inputs,
+        };
+        await using var session = await task.OpenAsync(request, abort);
         var rows = new List<IResultRow>();
         var errors = new List<ItemError>();
         var batchSize = Math.Max(1, session.BatchSize);
@@ -232,6 +236,9 @@ public sealed class ShardProcessor(
             await RunBatchAsync(session, batch, rows, errors, abort);
         await fetch;
         await prepareDone;
+        var completed = await session.CompleteAsync(abort);
+        rows.AddRange(completed.Rows);
+        errors.AddRange(completed.Errors);
         return new WorkResult(rows, errors, keys.Count - taken);
     }
 

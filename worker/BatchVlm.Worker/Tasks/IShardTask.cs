@@ -28,7 +28,25 @@ public sealed record BatchOutput(IReadOnlyList<IResultRow> Rows, IReadOnlyList<I
 /// <summary>The job-level request a task session is opened for.</summary>
 /// <param name="Model">Model id ("none" for inspect).</param>
 /// <param name="ParametersJson">The job's task parameters (JSON object).</param>
-public sealed record TaskRequest(string Model, string ParametersJson);
+public sealed record TaskRequest(string Model, string ParametersJson)
+{
+    /// <summary>The job this session works for (Guid.Empty outside a shard, e.g. a test opening a session).</summary>
+    public Guid JobId { get; init; }
+
+    /// <summary>The shard's index in its job: with JobId, the idempotent name of per-shard output files.</summary>
+    public int ShardIndex { get; init; }
+
+    /// <summary>The shard's attempt number.</summary>
+    public int Attempt { get; init; }
+
+    /// <summary>Items of this shard that already had a result when this delivery started (an earlier, handed-back
+    /// delivery committed them); a task writing per-shard files names this delivery's part by it.</summary>
+    public int DoneItems { get; init; }
+
+    /// <summary>Resolves a credential-free address (az://container/prefix, a blob URL, a local folder) to a store, with
+    /// this worker's credentials: where tasks write output files (e.g. embed's .npy shards). Null: no output stores.</summary>
+    public Pipeline.IInputStores? Stores { get; init; }
+}
 
 public interface IShardTask
 {
@@ -64,6 +82,11 @@ public interface IShardTaskSession : IAsyncDisposable
 
     /// <summary>Model stage for up to BatchSize prepared items, called from one thread at a time.</summary>
     ValueTask<BatchOutput> RunBatchAsync(IReadOnlyList<PreparedItem> batch, CancellationToken ct);
+
+    /// <summary>Called once after the last batch of a delivery whose results are about to be committed (also before a
+    /// hand-back commit; never when the work is abandoned). Tasks that write one file per shard write it here and may
+    /// return their rows now instead of from RunBatchAsync. Default: nothing.</summary>
+    ValueTask<BatchOutput> CompleteAsync(CancellationToken ct) => ValueTask.FromResult(BatchOutput.Of(Array.Empty<IResultRow>()));
 }
 
 /// <summary>A permanent failure of one item (bad data, unsupported content): recorded, and the shard goes on.</summary>
