@@ -1,15 +1,18 @@
-// The `caption` task: PaliGemma generation per image (captions, VQA, OCR, detection) through the shard pipeline.
-// Prepare decodes and preprocesses an image exactly as the checkpoint's SiglipImageProcessor does; RunBatch lays out
-// the prompts as PaliGemmaProcessor does (`<image>` × N + bos + prompt + "\n"), left-pads them, and runs batched
-// generation with a KV cache (BatchVlm.Engine.Generation). `detect` outputs are parsed from `<locNNNN>` tokens into
-// labelled boxes in the original image's pixels. Needs the table of migration NNNN_caption_results.sql
-// (job_id, item_key, prompt) — see CaptionTask.TableDdl.
+// The `caption` task: generation per image through the shard pipeline, dispatching on the model's config.json
+// model_type:
+//   paligemma — captions, VQA, OCR, detection. Prepare decodes and preprocesses an image exactly as the checkpoint's
+//     SiglipImageProcessor does; RunBatch lays out the prompts as PaliGemmaProcessor does (`<image>` × N + bos +
+//     prompt + "\n"), left-pads them, and runs batched generation with a KV cache (BatchVlm.Engine.Generation).
+//     `detect` outputs are parsed from `<locNNNN>` tokens into labelled boxes in the original image's pixels.
+//   blip-2 (OPT or Flan-T5 language model) — a plain caption, or a free-text prompt such as "Question: … Answer:"
+//     laid out as Blip2Processor does (query tokens + the tokenizer's ids: OPT starts with bos, T5 ends with eos).
+// Results: caption_results (Migrations/0012_caption_results.sql), keyed (job_id, item_key, prompt).
 // Parameters (JSON object, all optional):
-//   prompt          "caption en" (default) | "describe <lang>" | "answer <lang> <question>" | "answer <lang>" with
-//                   per-item questions | "ocr" | "detect <a> ; <b>" | "segment <a>"
+//   prompt          PaliGemma: "caption en" (default) | "describe <lang>" | "answer <lang> <question>" | "answer <lang>"
+//                   with per-item questions | "ocr" | "detect <a> ; <b>" | "segment <a>".
+//                   BLIP-2: none (default, plain caption) or any text; "{question}" in it takes the item's question.
 //   max_new_tokens  32 (1..1024)         num_beams 1 (beam search when > 1)       batch_size 4 (1..64)
-//   questions       {"item key": "question", ...}: appended to an "answer <lang>" prompt per item
-using System.Collections.Concurrent;
+//   questions       {"item key": "question", ...}: per-item questions (PaliGemma "answer <lang>", BLIP-2 "{question}")
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -21,6 +24,7 @@ using BatchVlm.Imaging;
 using BatchVlm.Imaging.Processing;
 using BatchVlm.Storage.Postgres;
 using BatchVlm.Tokenizers;
+using BatchVlm.Worker.Models;
 using NpgsqlTypes;
 
 namespace BatchVlm.Worker.Tasks;
@@ -45,7 +49,8 @@ public sealed record CaptionResult(
 /// <summary>Validated caption parameters.</summary>
 public sealed record CaptionParameters
 {
-    public string Prompt { get; init; } = "caption en";
+    /// <summary>Null: the family's default (PaliGemma "caption en", BLIP-2 a plain caption).</summary>
+    public string? Prompt { get; init; }
     public int MaxNewTokens { get; init; } = 32;
     public int NumBeams { get; init; } = 1;
     public int BatchSize { get; init; } = 4;
@@ -57,8 +62,10 @@ public sealed record CaptionParameters
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    /// <summary>Parses and checks the job parameters; throws ArgumentException naming the bad field.</summary>
-    public static CaptionParameters Parse(string? parametersJson)
+    /// <summary>Parses and checks the job parameters for a model family ("paligemma", "blip-2", or null when not
+    /// known yet: the prompt is then checked when a worker opens the model); throws ArgumentException naming the
+    /// bad field.</summary>
+    public static CaptionParameters Parse(string? parametersJson, string? family = "paligemma")
     {
         CaptionParameters p;
         try
@@ -72,7 +79,18 @@ public sealed record CaptionParameters
         if (p.MaxNewTokens is < 1 or > 1024) throw new ArgumentException($"caption parameter max_new_tokens must be 1..1024, got {p.MaxNewTokens}");
         if (p.NumBeams is < 1 or > 16) throw new ArgumentException($"caption parameter num_beams must be 1..16, got {p.NumBeams}");
         if (p.BatchSize is < 1 or > 64) throw new ArgumentException($"caption parameter batch_size must be 1..64, got {p.BatchSize}");
-        var words = (p.Prompt ?? "").Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (family is not ("paligemma" or "blip-2" or null))
+            throw new ArgumentException($"caption: model_type '{family}' cannot caption (caption takes paligemma and blip-2 checkpoints)");
+        if (family == "blip-2" || (family is null && p.Prompt is { } free && free.Contains("{question}", StringComparison.Ordinal)))
+        {
+            var text = p.Prompt?.Trim() ?? "";
+            if (text.Contains("{question}", StringComparison.Ordinal) && p.Questions is not { Count: > 0 })
+                throw new ArgumentException("caption parameter prompt contains {question} but the job has no questions");
+            return p with { Prompt = text };
+        }
+        if (family is null)
+            return p;
+        var words = (p.Prompt ?? "caption en").Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         string kind = words.Length > 0 ? words[0] : "";
         switch (kind)
         {
@@ -89,16 +107,23 @@ public sealed record CaptionParameters
         return p with { Prompt = string.Join(' ', words) };
     }
 
-    /// <summary>The prompt for one item: the job prompt, plus the item's question for "answer &lt;lang&gt;".</summary>
+    /// <summary>The prompt for one item: the job prompt, plus the item's question for "answer &lt;lang&gt;"
+    /// (PaliGemma) or in place of "{question}" (BLIP-2). Call on parameters parsed for the model's family.</summary>
     public string PromptFor(string itemKey)
     {
-        var words = Prompt.Split(' ');
+        var prompt = Prompt ?? "";
+        if (prompt.Contains("{question}", StringComparison.Ordinal))
+            return prompt.Replace("{question}", QuestionFor(itemKey, prompt), StringComparison.Ordinal);
+        var words = prompt.Split(' ');
         if (words[0] is "answer" or "question" && words.Length == 2)
-            return Questions is not null && Questions.TryGetValue(itemKey, out var q) && !string.IsNullOrWhiteSpace(q)
-                ? $"{Prompt} {q.Trim()}"
-                : throw new ItemFailedException("no_question", $"prompt '{Prompt}' needs a question for item '{itemKey}' and the job's questions have none");
-        return Prompt;
+            return $"{prompt} {QuestionFor(itemKey, prompt)}";
+        return prompt;
     }
+
+    private string QuestionFor(string itemKey, string prompt) =>
+        Questions is not null && Questions.TryGetValue(itemKey, out var q) && !string.IsNullOrWhiteSpace(q)
+            ? q.Trim().ReplaceLineEndings(" ")
+            : throw new ItemFailedException("no_question", $"prompt '{prompt}' needs a question for item '{itemKey}' and the job's questions have none");
 }
 
 public sealed class CaptionTask : IShardTask
@@ -117,31 +142,6 @@ public sealed class CaptionTask : IShardTask
         ResultColumn<CaptionResult>.Of("prefill_ms", NpgsqlDbType.Double, r => r.PrefillMs),
         ResultColumn<CaptionResult>.Of("decode_ms", NpgsqlDbType.Double, r => r.DecodeMs));
 
-    /// <summary>The table this task writes (for the storage migration).</summary>
-    public const string TableDdl = """
-        CREATE TABLE caption_results (
-            job_id        uuid             NOT NULL REFERENCES jobs ON DELETE CASCADE,
-            item_key      text             NOT NULL,
-            shard_index   integer          NOT NULL,
-            attempt       integer          NOT NULL,
-            prompt        text             NOT NULL,
-            text          text             NOT NULL,
-            token_count   integer          NOT NULL,
-            finish_reason text             NOT NULL,   -- eos | length
-            boxes         jsonb,                       -- detect: [{label, x_min, y_min, x_max, y_max}] in image pixels
-            image_width   integer          NOT NULL,
-            image_height  integer          NOT NULL,
-            batch_size    integer          NOT NULL,
-            prefill_ms    double precision NOT NULL,
-            decode_ms     double precision NOT NULL,
-            created_at    timestamptz      NOT NULL DEFAULT now(),
-            PRIMARY KEY (job_id, item_key, prompt)
-        );
-        """;
-
-    // One loaded model per model id per worker process (models are GBs; sessions share them).
-    private static readonly ConcurrentDictionary<string, Lazy<LoadedModel>> Models = new(StringComparer.Ordinal);
-
     public string Name => TaskName;
     public bool RequiresModel => true;
 
@@ -152,46 +152,71 @@ public sealed class CaptionTask : IShardTask
 
     public void ValidateParameters(string model, string parametersJson)
     {
-        if (string.IsNullOrWhiteSpace(model)) throw new ArgumentException("caption needs a model (a PaliGemma folder or hub id)");
-        CaptionParameters.Parse(parametersJson);
+        if (string.IsNullOrWhiteSpace(model)) throw new ArgumentException("caption needs a model (a PaliGemma or BLIP-2 folder or hub id)");
+        CaptionParameters.Parse(parametersJson, ModelFolders.TryLocalModelType(model));
     }
 
     public ValueTask<IShardTaskSession> OpenAsync(TaskRequest request, CancellationToken ct)
     {
-        var parameters = CaptionParameters.Parse(request.ParametersJson);
-        var lazy = Models.GetOrAdd(request.Model, id => new Lazy<LoadedModel>(() => LoadedModel.Load(id), LazyThreadSafetyMode.ExecutionAndPublication));
-        LoadedModel loaded;
-        try
-        {
-            loaded = lazy.Value;
-        }
-        catch
-        {
-            Models.TryRemove(request.Model, out _); // a transient hub failure must not stick
-            throw;
-        }
+        var loaded = ModelCache.Get("caption", request.Model, LoadedModel.Load);
+        var parameters = CaptionParameters.Parse(request.ParametersJson, loaded.Family);
         return ValueTask.FromResult<IShardTaskSession>(new Session(loaded, parameters));
     }
 
-    /// <summary>A PaliGemma checkpoint with its tokenizer and image processor.</summary>
+    /// <summary>A PaliGemma or BLIP-2 (OPT / Flan-T5) checkpoint with its tokenizer and image processor.</summary>
     public sealed class LoadedModel
     {
-        public required PaliGemmaForConditionalGeneration Model { get; init; }
+        /// <summary>config.json model_type: paligemma or blip-2.</summary>
+        public required string Family { get; init; }
+        public PaliGemmaForConditionalGeneration? PaliGemma { get; init; }
+        public Blip2ForConditionalGeneration? Blip2 { get; init; }
         public required Tokenizer Tokenizer { get; init; }
         public required ImageProcessor Processor { get; init; }
+        public required int ImageSize { get; init; }
+        public required int VocabSize { get; init; }
+
+        /// <summary>The PaliGemma model (throws for BLIP-2).</summary>
+        public PaliGemmaForConditionalGeneration Model => PaliGemma ?? throw new InvalidOperationException("not a PaliGemma model");
 
         public static LoadedModel Load(string modelId)
         {
-            var source = ModelSource.Resolve(modelId);
-            var model = PaliGemmaForConditionalGeneration.Load(source.Directory, CpuBackend.Default);
-            var tokenizer = Tokenizer.FromFile(source.Directory);
-            var processor = File.Exists(Path.Combine(source.Directory, "preprocessor_config.json"))
-                ? ImageProcessor.FromConfig(source.Directory)
-                : ImageProcessor.FromConfig(DefaultProcessorJson(model.VisionConfig.ImageSize));
-            if (processor.FixedOutputSize is not { } size || size.Height != model.VisionConfig.ImageSize || size.Width != model.VisionConfig.ImageSize)
-                throw new ModelLoadException(
-                    $"{source.Directory}: the image processor outputs {processor.FixedOutputSize?.ToString() ?? "a variable size"}, the vision tower wants {model.VisionConfig.ImageSize}x{model.VisionConfig.ImageSize}");
-            return new LoadedModel { Model = model, Tokenizer = tokenizer, Processor = processor };
+            var dir = ModelFolders.Resolve(modelId);
+            var family = ModelFolders.ModelType(ModelFolders.Config(dir));
+            Tokenizer tokenizer;
+            try
+            {
+                tokenizer = Tokenizer.FromFile(dir);
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or InvalidOperationException or TokenizerFormatException)
+            {
+                throw new ModelLoadException($"{dir}: no usable tokenizer ({ex.Message})");
+            }
+            switch (family)
+            {
+                case "paligemma":
+                {
+                    var model = PaliGemmaForConditionalGeneration.Load(dir, CpuBackend.Default);
+                    int size = model.VisionConfig.ImageSize;
+                    return new LoadedModel
+                    {
+                        Family = family, PaliGemma = model, Tokenizer = tokenizer, ImageSize = size,
+                        Processor = ModelFolders.Processor(dir, DefaultProcessorJson(size), size),
+                        VocabSize = ModelFolders.Int(ModelFolders.Config(dir), "text_config.vocab_size", int.MaxValue),
+                    };
+                }
+                case "blip-2":
+                {
+                    var model = Blip2ForConditionalGeneration.Load(dir, CpuBackend.Default);
+                    return new LoadedModel
+                    {
+                        Family = family, Blip2 = model, Tokenizer = tokenizer, ImageSize = model.ImageSize,
+                        Processor = ModelFolders.Processor(dir, ModelFolders.BlipDefaults(model.ImageSize), model.ImageSize),
+                        VocabSize = model.VocabSize,
+                    };
+                }
+                default:
+                    throw new ModelLoadException($"{dir}: model_type '{family}' cannot caption (caption takes paligemma and blip-2 checkpoints)");
+            }
         }
 
         /// <summary>PaliGemma's processor settings (SiglipImageProcessor: bicubic resize to the tower's size, x/255,
@@ -199,11 +224,20 @@ public sealed class CaptionTask : IShardTask
         public static string DefaultProcessorJson(int size) =>
             $$"""{"image_processor_type": "SiglipImageProcessor", "do_resize": true, "size": {"height": {{size}}, "width": {{size}}}, "resample": 3, "do_rescale": true, "rescale_factor": 0.00392156862745098, "do_normalize": true, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "do_convert_rgb": true}""";
 
-        /// <summary>Input ids of one prompt: image tokens, bos, then `prompt + "\n"` tokenized without special tokens.</summary>
-        public int[] PromptIds(string prompt)
+        /// <summary>PaliGemma: input ids of one prompt: image tokens, bos, then `prompt + "\n"` tokenized without
+        /// special tokens. BLIP-2: the tokenizer's ids of the prompt (null for a plain caption).</summary>
+        public int[]? PromptIds(string prompt)
         {
-            var tail = Tokenizer.Encode(prompt + "\n", addSpecialTokens: false);
-            return PaliGemmaProcessor.BuildInputIds(tail, Model.NumImageTokens, Model.Config.ImageTokenIndex, Model.Config.BosTokenId);
+            if (Blip2 is not null && prompt.Length == 0)
+                return null;
+            var ids = Blip2 is not null ? Tokenizer.Encode(prompt) : Tokenizer.Encode(prompt + "\n", addSpecialTokens: false);
+            foreach (var id in ids)
+            {
+                if (id < 0 || id >= VocabSize)
+                    throw new ArgumentException($"caption prompt '{prompt}' has token id {id}, outside the model's vocab_size {VocabSize} (tokenizer and model do not match)");
+            }
+            return Blip2 is not null ? ids
+                : PaliGemmaProcessor.BuildInputIds(ids, Model.NumImageTokens, Model.Config.ImageTokenIndex, Model.Config.BosTokenId);
         }
     }
 
@@ -216,6 +250,14 @@ public sealed class CaptionTask : IShardTask
         public PreparedItem Prepare(FetchedItem item, CancellationToken ct)
         {
             string prompt = parameters.PromptFor(item.Key);
+            try
+            {
+                _ = loaded.PromptIds(prompt);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ItemFailedException("bad_prompt", e.Message, e);
+            }
             var info = ImageDecoder.Probe(item.Bytes);
             var (w, h) = loaded.Processor.Options.Decode.ApplyExifOrientation ? info.OrientedSize : (info.Width, info.Height);
             var pixels = loaded.Processor.Preprocess(item.Bytes);
@@ -225,12 +267,14 @@ public sealed class CaptionTask : IShardTask
         public ValueTask<BatchOutput> RunBatchAsync(IReadOnlyList<PreparedItem> batch, CancellationToken ct)
         {
             ct.ThrowIfCancellationRequested();
+            if (loaded.Blip2 is { } blip2)
+                return ValueTask.FromResult(RunBlip2(blip2, batch));
             var model = loaded.Model;
             int b = batch.Count, size = model.VisionConfig.ImageSize, plane = 3 * size * size;
             var items = batch.Select(p => (p.Key, (Prepared)p.Value)).ToList();
             var pixels = new float[b * plane];
             for (int i = 0; i < b; i++) items[i].Item2.Pixels.CopyTo(pixels, i * plane);
-            var prompts = items.Select(x => (IReadOnlyList<int>)loaded.PromptIds(x.Item2.Prompt)).ToList();
+            var prompts = items.Select(x => (IReadOnlyList<int>)loaded.PromptIds(x.Item2.Prompt)!).ToList();
             var options = model.DefaultOptions(parameters.MaxNewTokens) with { NumBeams = parameters.NumBeams };
             var (ids, mask) = GemmaForCausalLM.LeftPad(prompts, model.Config.PadTokenId);
             using var px = model.Backend.FromFloats(pixels, b, 3, size, size);
@@ -257,6 +301,36 @@ public sealed class CaptionTask : IShardTask
                     Math.Round(prefillMs, 3), Math.Round(decodeMs, 3)));
             }
             return ValueTask.FromResult(BatchOutput.Of(rows));
+        }
+
+        /// <summary>BLIP-2: Blip2Processor's layout (query tokens + prompt ids), left padding, prefill, the shared
+        /// generation loop; text = the new tokens decoded without special tokens.</summary>
+        private BatchOutput RunBlip2(Blip2ForConditionalGeneration model, IReadOnlyList<PreparedItem> batch)
+        {
+            int b = batch.Count, size = model.ImageSize;
+            var items = batch.Select(p => (p.Key, (Prepared)p.Value)).ToList();
+            var pixels = TaskParameters.Stack(items.Select(x => x.Item2.Pixels).ToList());
+            var prompts = items.Select(x => model.BuildInputIds(loaded.PromptIds(x.Item2.Prompt))).ToList();
+            var options = model.DefaultOptions(parameters.MaxNewTokens) with { NumBeams = parameters.NumBeams };
+            var (ids, mask) = GemmaForCausalLM.LeftPad(prompts, model.PadTokenId);
+            using var px = model.Backend.FromFloats(pixels, b, 3, size, size);
+            var clock = Stopwatch.StartNew();
+            var prefilled = model.Prefill(px, ids, mask, options.MaxNewTokens);
+            double prefillMs = clock.Elapsed.TotalMilliseconds;
+            clock.Restart();
+            var result = Generator.Generate(model, prefilled, options);
+            double decodeMs = clock.Elapsed.TotalMilliseconds;
+            var eos = new HashSet<int>(options.EosTokenIds);
+            var rows = new List<IResultRow>(b);
+            for (int i = 0; i < b; i++)
+            {
+                var (key, prep) = items[i];
+                var seq = result.Sequences[i];
+                string text = loaded.Tokenizer.Decode(seq.Tokens.Where(t => !eos.Contains(t)).ToList(), skipSpecialTokens: true).Trim();
+                rows.Add(new CaptionResult(key, prep.Prompt, text, seq.Tokens.Count, seq.Finish == FinishReason.Eos ? "eos" : "length",
+                    null, prep.Width, prep.Height, b, Math.Round(prefillMs, 3), Math.Round(decodeMs, 3)));
+            }
+            return BatchOutput.Of(rows);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

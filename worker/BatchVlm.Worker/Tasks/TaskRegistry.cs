@@ -20,6 +20,9 @@ public sealed class TaskRegistry
     public static TaskRegistry BuiltIn() => new(
     [
         new InspectTask(),
+        new EmbedTask(),
+        new ScoreTask(),
+        new CaptionTask(),
     ]);
 
     public IReadOnlyCollection<string> Names => _tasks.Keys;
