@@ -239,6 +239,8 @@ public sealed class TokenizerTests
             Assert.Equal([0, 10, 9, 11, 12, 1], tok.Encode("ABC   ab!1", true));
             Assert.Equal([10, 1, 9], tok.Encode("abc<|endoftext|>ab", false));
             Assert.Equal([1], tok.Encode("z", false)); // unknown character → unk
+            // 𝐀 (U+1D400) is a letter for the Split regex, as in Rust: "a𝐀b" stays one word (a, 4 unknown bytes, b</w>).
+            Assert.Equal([2, 1, 1, 1, 1, 6], tok.Encode("a\U0001D400b", false));
             Assert.Equal("abc ab ! 1", tok.Decode([0, 10, 9, 11, 12, 1], true));
         }
         finally { Directory.Delete(dir, true); }

@@ -76,8 +76,18 @@ internal sealed class ReplaceNormalizer : INormalizer
         _literal = literal; _regex = regex; _content = content;
     }
 
-    public string Normalize(string text) =>
-        _regex != null ? _regex.Replace(text, _content.Replace("$", "$$")) : text.Replace(_literal!, _content, StringComparison.Ordinal);
+    public string Normalize(string text)
+    {
+        if (_regex == null) return text.Replace(_literal!, _content, StringComparison.Ordinal);
+        var sb = new StringBuilder(text.Length);
+        int pos = 0;
+        foreach (Match m in _regex.Matches(RegexTranslation.Shadow(text)))
+        {
+            sb.Append(text, pos, m.Index - pos).Append(_content);
+            pos = m.Index + m.Length;
+        }
+        return sb.Append(text, pos, text.Length - pos).ToString();
+    }
 }
 
 internal sealed class PrependNormalizer(string prepend) : INormalizer

@@ -3,7 +3,8 @@
 // The GPT-2 pattern `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+` is a hand-written
 // scanner over code points: .NET Regex sees UTF-16 units, so \p{L} would not match letters outside the BMP (𝐀, 𠀀)
 // that Rust's and Python's regex engines treat as letters. A Split with that pattern uses the scanner too; any other
-// Split regex runs on .NET Regex, where astral letters/digits fall outside \p{L}/\p{N} (a known limitation).
+// Split/Replace regex runs on .NET Regex over a same-length "shadow" of the text whose astral characters are replaced
+// by BMP characters of the same category (RegexTranslation.Shadow), so \p{L} etc. classify them as Rust does.
 using System.Text;
 using System.Text.RegularExpressions;
 using BatchVlm.Tokenizers.Core;
@@ -339,7 +340,7 @@ internal sealed class SplitPreTokenizer(string? literal, Regex? regex, SplitBeha
         if (regex != null && regex.ToString() == RegexTranslation.Gpt2Pattern)
             Gpt2Splitter.Split(text, matches);
         else if (regex != null)
-            foreach (Match m in regex.Matches(text)) matches.Add((m.Index, m.Index + m.Length));
+            foreach (Match m in regex.Matches(RegexTranslation.Shadow(text))) matches.Add((m.Index, m.Index + m.Length));
         else if (!string.IsNullOrEmpty(literal))
             for (int i = text.IndexOf(literal, StringComparison.Ordinal); i >= 0; i = text.IndexOf(literal, i + literal.Length, StringComparison.Ordinal))
                 matches.Add((i, i + literal.Length));
@@ -354,4 +355,55 @@ internal static class RegexTranslation
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
     public static Regex Compile(string pattern) => new(pattern, RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// .NET Regex sees a character outside the BMP as two surrogates (category Cs), so `\p{L}` would not match 𝐀 or
+    /// 𠀀 as Rust's and Oniguruma's engines do. Matching runs on a shadow of the text in which each surrogate pair is
+    /// two copies of a BMP character of the same general category; indices are unchanged, so matches map back 1:1.
+    /// (A counted quantifier such as \p{N}{1,3} then counts an astral character twice.)
+    /// </summary>
+    public static string Shadow(string text)
+    {
+        int i = 0;
+        for (; i < text.Length; i++) if (char.IsSurrogate(text[i])) break;
+        if (i == text.Length) return text;
+        var chars = text.ToCharArray();
+        for (; i + 1 < chars.Length; i++)
+        {
+            if (!char.IsHighSurrogate(chars[i]) || !char.IsLowSurrogate(chars[i + 1])) continue;
+            char rep = Representative(System.Globalization.CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(chars[i], chars[i + 1])));
+            chars[i] = rep; chars[i + 1] = rep;
+            i++;
+        }
+        return new string(chars);
+    }
+
+    private static char Representative(System.Globalization.UnicodeCategory c) => c switch
+    {
+        System.Globalization.UnicodeCategory.UppercaseLetter => 'A',
+        System.Globalization.UnicodeCategory.LowercaseLetter => 'a',
+        System.Globalization.UnicodeCategory.TitlecaseLetter => '\u01C5',
+        System.Globalization.UnicodeCategory.ModifierLetter => '\u02B0',
+        System.Globalization.UnicodeCategory.OtherLetter => '\u05D0',
+        System.Globalization.UnicodeCategory.NonSpacingMark => '\u0300',
+        System.Globalization.UnicodeCategory.SpacingCombiningMark => '\u0903',
+        System.Globalization.UnicodeCategory.EnclosingMark => '\u20DD',
+        System.Globalization.UnicodeCategory.DecimalDigitNumber => '0',
+        System.Globalization.UnicodeCategory.LetterNumber => '\u2160',
+        System.Globalization.UnicodeCategory.OtherNumber => '\u00B2',
+        System.Globalization.UnicodeCategory.ConnectorPunctuation => '_',
+        System.Globalization.UnicodeCategory.DashPunctuation => '-',
+        System.Globalization.UnicodeCategory.OpenPunctuation => '(',
+        System.Globalization.UnicodeCategory.ClosePunctuation => ')',
+        System.Globalization.UnicodeCategory.InitialQuotePunctuation => '\u00AB',
+        System.Globalization.UnicodeCategory.FinalQuotePunctuation => '\u00BB',
+        System.Globalization.UnicodeCategory.OtherPunctuation => '!',
+        System.Globalization.UnicodeCategory.MathSymbol => '+',
+        System.Globalization.UnicodeCategory.CurrencySymbol => '$',
+        System.Globalization.UnicodeCategory.ModifierSymbol => '^',
+        System.Globalization.UnicodeCategory.OtherSymbol => '\u00A9',
+        System.Globalization.UnicodeCategory.Format => '\u200B',
+        System.Globalization.UnicodeCategory.PrivateUse => '\uE000',
+        _ => '\u0378', // unassigned
+    };
 }
