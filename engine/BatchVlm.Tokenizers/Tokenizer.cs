@@ -104,7 +104,8 @@ public sealed class Tokenizer
     public Side DefaultTruncationSide { get; }
     public IReadOnlyList<AddedToken> AddedTokens => _added.Tokens;
     /// <summary>Ids of every special token (the ones skipped by Decode(skipSpecialTokens: true)).</summary>
-    public IReadOnlySet<int> SpecialTokenIds => _added.Tokens.Where(t => t.Special).Select(t => t.Id).ToHashSet();
+    public IReadOnlySet<int> SpecialTokenIds => _specialIds ??= _added.Tokens.Where(t => t.Special).Select(t => t.Id).ToHashSet();
+    private IReadOnlySet<int>? _specialIds;
     /// <summary>How many ids Encode(addSpecialTokens: true) adds around a single sequence.</summary>
     public int NumSpecialTokensToAdd => _post?.AddedCount ?? 0;
 
@@ -135,7 +136,8 @@ public sealed class Tokenizer
         return new PairEncoding(ids.ToArray(), types.ToArray());
     }
 
-    /// <summary>Encodes and appends to <paramref name="ids"/> without special tokens (allocation-free hot path).</summary>
+    /// <summary>Encodes and appends to <paramref name="ids"/> without special tokens (the hot path: no result array;
+    /// SentencePiece models allocate nothing per call unless the text holds an added token).</summary>
     public void EncodeTo(string text, List<int> ids)
     {
         text = Utf8.ReplaceLoneSurrogates(text);
