@@ -1,5 +1,5 @@
 // CLIP (`CLIPModel`, model_type "clip"): openai/clip-vit-base-patch32, clip-vit-large-patch14 and friends; its
-// vision tower is reused by AltCLIP. Follows transformers 4.46.1 src/transformers/models/clip/modeling_clip.py
+// vision tower is reused by AltCLIP, its encoder by SigLIP and its MLP by BLIP-2's vision tower. Follows transformers 4.46.1 src/transformers/models/clip/modeling_clip.py
 // (eager attention) and candle-transformers/src/models/clip/. Quirks, each once below: quick_gelu
 // (x·sigmoid(1.702x)) in the OpenAI checkpoints; the text tower is causal AND padding-masked; text pooling takes
 // the eos position — with the legacy config value eos_token_id == 2 that is `input_ids.argmax(-1)` (the highest id
@@ -143,7 +143,8 @@ public sealed class CLIPEncoderLayer
     }
 }
 
-/// <summary>`encoder.layers.{i}`; hidden_states = input of every layer, then the output.</summary>
+/// <summary>`encoder.layers.{i}`; hidden_states = input of every layer, then the output. Also SigLIP's encoder
+/// (modeling_siglip.py copies it from CLIP).</summary>
 public sealed class CLIPEncoder
 {
     private readonly CLIPEncoderLayer[] _layers;
@@ -155,7 +156,8 @@ public sealed class CLIPEncoder
             _layers[i] = new CLIPEncoderLayer(vb.Sub("layers").Sub(i), backend, hidden, intermediate, heads, act, eps);
     }
 
-    /// <summary>(B, T, C) → (B, T, C); <paramref name="x"/> is not disposed.</summary>
+    /// <summary>(B, T, C) → (B, T, C). When <paramref name="hiddenStates"/> is given, copies of the layer inputs and
+    /// the final output are added to it (the caller disposes them); <paramref name="x"/> is not disposed.</summary>
     public Tensor Forward(Tensor x, AttentionMask mask, List<Tensor>? hiddenStates = null)
     {
         var h = x.Contiguous();

@@ -4,7 +4,9 @@
 // candle-transformers/src/models/siglip.rs. Quirks, each once below: the text tower has NO causal mask and pools
 // the LAST position (it assumes "sticky" eos padding), then a Linear head; the vision tower pools with a
 // multi-head attention "MAP" head (a learned probe, torch.nn.MultiheadAttention with packed in_proj); scores are
-// sigmoid(cos · exp(logit_scale) + logit_bias), pairwise, not a softmax.
+// sigmoid(cos · exp(logit_scale) + logit_bias), pairwise, not a softmax. The encoder (self_attn q/k/v/out_proj,
+// layer_norm1/2, mlp fc1/fc2, pre-LN) is modeling_siglip.py's "Copied from ...clip.modeling_clip.CLIPEncoder": it is
+// Clip.cs's CLIPEncoder / CLIPMLP, not a second copy.
 //
 // Dimension letters: B batch, T text tokens, P patches, C hidden, H heads, D head dim, F MLP width, V vocabulary.
 using BatchVlm.Engine.Backends;
@@ -64,119 +66,6 @@ internal static class SiglipChecks
     }
 }
 
-/// <summary>q_proj, k_proj, v_proj, out_proj; softmax(q·kᵀ · D^-0.5 + mask)·v.</summary>
-public sealed class SiglipAttention
-{
-    private readonly Linear _qProj, _kProj, _vProj, _outProj;
-    private readonly int _heads;
-    private readonly float _scale;
-
-    public SiglipAttention(VarBuilder vb, IBackend backend, int hidden, int heads)
-    {
-        _heads = heads;
-        _scale = 1f / MathF.Sqrt(hidden / heads);
-        _kProj = Linear.Load(vb.Sub("k_proj"), backend, hidden, hidden);
-        _vProj = Linear.Load(vb.Sub("v_proj"), backend, hidden, hidden);
-        _qProj = Linear.Load(vb.Sub("q_proj"), backend, hidden, hidden);
-        _outProj = Linear.Load(vb.Sub("out_proj"), backend, hidden, hidden);
-    }
-
-    /// <summary>(B, T, C) → (B, T, C)</summary>
-    public Tensor Forward(Tensor x, AttentionMask mask)
-    {
-        int b = x.Dim(0), t = x.Dim(1), c = x.Dim(2), d = c / _heads;
-        using var q0 = _qProj.Forward(x);
-        using var k0 = _kProj.Forward(x);
-        using var v0 = _vProj.Forward(x);
-        using var q = q0.Reshape(b, t, _heads, d);                          // (B, T, H, D)
-        using var k = k0.Reshape(b, t, _heads, d);
-        using var v = v0.Reshape(b, t, _heads, d);
-        using var a = x.Backend.Attention(q, k, v, mask, _scale);          // (B, T, H, D)
-        using var a2 = a.Reshape(b, t, c);
-        return _outProj.Forward(a2);
-    }
-}
-
-/// <summary>fc2(act(fc1(x))).</summary>
-public sealed class SiglipMlp
-{
-    private readonly Linear _fc1, _fc2;
-    private readonly Activation _act;
-
-    public SiglipMlp(VarBuilder vb, IBackend backend, int hidden, int intermediate, string hiddenAct)
-    {
-        _act = Activations.FromHf(hiddenAct);
-        _fc1 = Linear.Load(vb.Sub("fc1"), backend, hidden, intermediate);
-        _fc2 = Linear.Load(vb.Sub("fc2"), backend, intermediate, hidden);
-    }
-
-    /// <summary>(..., C) → (..., C)</summary>
-    public Tensor Forward(Tensor x)
-    {
-        using var h = _fc1.Forward(x);                                     // (..., F)
-        using var a = h.Activate(_act);
-        return _fc2.Forward(a);
-    }
-}
-
-/// <summary>Pre-LN block: x + attn(ln1(x)), then + mlp(ln2(·)).</summary>
-public sealed class SiglipEncoderLayer
-{
-    private readonly LayerNorm _layerNorm1, _layerNorm2;
-    private readonly SiglipAttention _selfAttn;
-    private readonly SiglipMlp _mlp;
-
-    public SiglipEncoderLayer(VarBuilder vb, IBackend backend, int hidden, int intermediate, int heads, string act, float eps)
-    {
-        _selfAttn = new SiglipAttention(vb.Sub("self_attn"), backend, hidden, heads);
-        _layerNorm1 = LayerNorm.Load(vb.Sub("layer_norm1"), backend, hidden, eps);
-        _mlp = new SiglipMlp(vb.Sub("mlp"), backend, hidden, intermediate, act);
-        _layerNorm2 = LayerNorm.Load(vb.Sub("layer_norm2"), backend, hidden, eps);
-    }
-
-    /// <summary>(B, T, C) → (B, T, C)</summary>
-    public Tensor Forward(Tensor x, AttentionMask mask)
-    {
-        Tensor h;
-        using (var n = _layerNorm1.Forward(x))
-        using (var a = _selfAttn.Forward(n, mask))
-            h = x.Add(a);
-        using (h)
-        using (var n = _layerNorm2.Forward(h))
-        using (var m = _mlp.Forward(n))
-            return h.Add(m);
-    }
-}
-
-/// <summary>`encoder.layers.{i}`. Collects HF's hidden_states (input of every layer, then the output) on request.</summary>
-public sealed class SiglipEncoder
-{
-    private readonly SiglipEncoderLayer[] _layers;
-
-    public SiglipEncoder(VarBuilder vb, IBackend backend, int layers, int hidden, int intermediate, int heads, string act, float eps)
-    {
-        _layers = new SiglipEncoderLayer[layers];
-        for (int i = 0; i < layers; i++)
-            _layers[i] = new SiglipEncoderLayer(vb.Sub("layers").Sub(i), backend, hidden, intermediate, heads, act, eps);
-    }
-
-    /// <summary>(B, T, C) → (B, T, C). When <paramref name="hiddenStates"/> is given, copies of the layer inputs and
-    /// the final output are added to it (the caller disposes them); <paramref name="x"/> is not disposed.</summary>
-    public Tensor Forward(Tensor x, AttentionMask mask, List<Tensor>? hiddenStates = null)
-    {
-        var h = x.Contiguous();
-        foreach (var layer in _layers)
-        {
-            hiddenStates?.Add(h.Contiguous());
-            var next = layer.Forward(h, mask);
-            h.Dispose();
-            h = next;
-        }
-        hiddenStates?.Add(h.Contiguous());
-        return h;
-    }
-}
-
 /// <summary>patch_embedding (Conv2d, stride = patch) + position_embedding over the P patches.</summary>
 public sealed class SiglipVisionEmbeddings
 {
@@ -206,7 +95,7 @@ public sealed class SiglipMultiheadAttentionPoolingHead
     private readonly Tensor _probe;
     private readonly Linear _inProjQ, _inProjK, _inProjV, _outProj;
     private readonly LayerNorm _layernorm;
-    private readonly SiglipMlp _mlp;
+    private readonly CLIPMLP _mlp;
     private readonly int _heads;
 
     public SiglipMultiheadAttentionPoolingHead(VarBuilder vb, IBackend backend, SiglipVisionConfig c)
@@ -222,7 +111,7 @@ public sealed class SiglipMultiheadAttentionPoolingHead
         _inProjV = new Linear(w.Narrow(0, 2 * h, h), b.Narrow(0, 2 * h, h));
         _outProj = Linear.Load(attn.Sub("out_proj"), backend, h, h);
         _layernorm = LayerNorm.Load(vb.Sub("layernorm"), backend, h, c.LayerNormEps);
-        _mlp = new SiglipMlp(vb.Sub("mlp"), backend, h, c.IntermediateSize, c.HiddenAct);
+        _mlp = new CLIPMLP(vb.Sub("mlp"), backend, h, c.IntermediateSize, c.HiddenAct);
     }
 
     /// <summary>(B, P, C) → (B, C)</summary>
@@ -265,7 +154,7 @@ public sealed class TowerOutput(Tensor lastHiddenState, Tensor? pooled, List<Ten
 public sealed class SiglipVisionTransformer
 {
     private readonly SiglipVisionEmbeddings _embeddings;
-    private readonly SiglipEncoder _encoder;
+    private readonly CLIPEncoder _encoder;
     private readonly LayerNorm _postLayernorm;
     private readonly SiglipMultiheadAttentionPoolingHead? _head;
 
@@ -274,7 +163,7 @@ public sealed class SiglipVisionTransformer
         SiglipChecks.Validate(c.HiddenSize, c.NumAttentionHeads, c.NumHiddenLayers, "vision_config", vb.Checkpoint.Source);
         Config = c;
         _embeddings = new SiglipVisionEmbeddings(vb.Sub("embeddings"), backend, c);
-        _encoder = new SiglipEncoder(vb.Sub("encoder"), backend, c.NumHiddenLayers, c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads, c.HiddenAct, c.LayerNormEps);
+        _encoder = new CLIPEncoder(vb.Sub("encoder"), backend, c.NumHiddenLayers, c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads, c.HiddenAct, c.LayerNormEps);
         _postLayernorm = LayerNorm.Load(vb.Sub("post_layernorm"), backend, c.HiddenSize, c.LayerNormEps);
         if (c.VisionUseHead ?? true) _head = new SiglipMultiheadAttentionPoolingHead(vb.Sub("head"), backend, c);
     }
@@ -322,7 +211,7 @@ public sealed class SiglipTextEmbeddings
 public sealed class SiglipTextTransformer
 {
     private readonly SiglipTextEmbeddings _embeddings;
-    private readonly SiglipEncoder _encoder;
+    private readonly CLIPEncoder _encoder;
     private readonly LayerNorm _finalLayerNorm;
     private readonly Linear _head;
 
@@ -331,7 +220,7 @@ public sealed class SiglipTextTransformer
         SiglipChecks.Validate(c.HiddenSize, c.NumAttentionHeads, c.NumHiddenLayers, "text_config", vb.Checkpoint.Source);
         Config = c;
         _embeddings = new SiglipTextEmbeddings(vb.Sub("embeddings"), backend, c);
-        _encoder = new SiglipEncoder(vb.Sub("encoder"), backend, c.NumHiddenLayers, c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads, c.HiddenAct, c.LayerNormEps);
+        _encoder = new CLIPEncoder(vb.Sub("encoder"), backend, c.NumHiddenLayers, c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads, c.HiddenAct, c.LayerNormEps);
         _finalLayerNorm = LayerNorm.Load(vb.Sub("final_layer_norm"), backend, c.HiddenSize, c.LayerNormEps);
         _head = Linear.Load(vb.Sub("head"), backend, c.HiddenSize, c.HiddenSize);
     }
