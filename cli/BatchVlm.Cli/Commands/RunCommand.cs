@@ -2,7 +2,8 @@
 // one process on MassTransit's in-memory transport, no servers needed. Job state lives in memory (or, with --db, in the
 // configured PostgreSQL, whose result tables then hold the results too). Writes <output>/results.jsonl (the same
 // lines as `batchvlm results --format jsonl`) and <output>/job.json (the `status --json` object), and prints the job
-// id on the last line. Exit 0 when the job completed (item errors included), 1 otherwise.
+// id on the last line. Exit 0 when the job completed (item errors included), 1 otherwise. embed writes its .npy shard
+// files and manifest under <output>/embeddings/<job id>/ unless --embeddings or an "output" parameter says otherwise.
 using System.CommandLine;
 using System.Text;
 using BatchVlm.Cli.Commands.Hosting;
@@ -19,7 +20,7 @@ public static class RunCommand
 {
     public static Command Create()
     {
-        var task = new Option<string>("--task") { Description = "Task: inspect (more as models are added)", Required = true };
+        var task = new Option<string>("--task") { Description = "Task: inspect, embed, score, caption", Required = true };
         var input = new Option<string>("--input") { Description = "A local folder, a manifest, or any input address `submit` takes", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Folder for results.jsonl and job.json", Required = true };
         var model = new Option<string?>("--model") { Description = "Model id for model tasks" };
@@ -29,6 +30,8 @@ public static class RunCommand
         var db = new Option<bool>("--db") { Description = "Record the job and its results in the configured PostgreSQL (ConnectionStrings:Postgres)" };
         var command = new Command("run", "Run a job in this process (in-memory transport, no servers needed)")
             { task, input, output, model, parameters, shardSize, concurrency, db };
+        var flags = new TaskFlags();
+        foreach (var flag in flags.All) command.Options.Add(flag);
         command.AllowConfigFlags().SetAction((parse, ct) => CliCommon.Guard(async () =>
         {
             var config = CliCommon.Configuration();
@@ -38,9 +41,10 @@ public static class RunCommand
                 [$"{CoordinatorOptions.SectionName}:{nameof(CoordinatorOptions.LeaseCheckInterval)}"] = "00:00:01",
             };
             config = new ConfigurationBuilder().AddConfiguration(config).AddInMemoryCollection(overrides).Build();
-            var request = await SubmitCommand.PrepareAsync(config, parse.GetValue(task)!, parse.GetValue(model), parse.GetValue(parameters),
-                parse.GetValue(input)!, parse.GetValue(shardSize), ct);
             var outDir = Path.GetFullPath(parse.GetValue(output)!);
+            var merged = flags.Merge(parse, parse.GetValue(parameters), parse.GetValue(task)!, defaultEmbeddings: Path.Combine(outDir, "embeddings"));
+            var request = await SubmitCommand.PrepareAsync(config, parse.GetValue(task)!, parse.GetValue(model), merged,
+                parse.GetValue(input)!, parse.GetValue(shardSize), ct);
             Directory.CreateDirectory(outDir);
 
             IFleetStore store = parse.GetValue(db) ? await FleetHost.OpenStoreAsync(config, ct: ct) : new InMemoryFleetStore();

@@ -19,7 +19,7 @@ public static class SubmitCommand
 {
     public static Command Create()
     {
-        var task = new Option<string>("--task") { Description = "Task: inspect (more as models are added)", Required = true };
+        var task = new Option<string>("--task") { Description = "Task: inspect, embed, score, caption", Required = true };
         var input = new Option<string>("--input")
         {
             Description = "az://container/prefix, an https blob URL (with ?SAS), a local folder, or @manifest.txt / a .txt manifest",
@@ -30,10 +30,12 @@ public static class SubmitCommand
         var shardSize = new Option<int?>("--shard-size") { Description = "Items per shard (default per task: inspect 500)" };
         var wait = new Option<bool>("--wait") { Description = "Wait until the job is finished" };
         var command = new Command("submit", "Submit a job to the fleet; prints the job id on the last line") { task, input, model, parameters, shardSize, wait };
+        var flags = new TaskFlags();
+        foreach (var flag in flags.All) command.Options.Add(flag);
         command.AllowConfigFlags().SetAction((parse, ct) => CliCommon.Guard(async () =>
         {
             var config = CliCommon.Configuration();
-            var request = await PrepareAsync(config, parse.GetValue(task)!, parse.GetValue(model), parse.GetValue(parameters),
+            var request = await PrepareAsync(config, parse.GetValue(task)!, parse.GetValue(model), flags.Merge(parse, parse.GetValue(parameters), parse.GetValue(task)!),
                 parse.GetValue(input)!, parse.GetValue(shardSize), ct);
             await using var store = await FleetHost.OpenStoreAsync(config, ct: ct);
             using var host = FleetHost.Build(config, FleetRoles.SenderOnly, store);
