@@ -160,43 +160,17 @@ public sealed class AltCLIPModel : IImageTextModel
         return cos.Scale(MathF.Exp(LogitScale));
     }
 
-    public float[,] EmbedImages(float[] pixelValues, int batch, bool normalize = true)
-    {
-        int s = ImageSize, ch = Config.VisionConfig.NumChannels;
-        if (batch <= 0 || pixelValues.Length != (long)batch * ch * s * s)
-            throw new ArgumentException($"EmbedImages: {pixelValues.Length} values is not {batch} images of {ch}x{s}x{s}");
-        using var px = _backend.FromFloats(pixelValues, batch, ch, s, s);
-        using var f = GetImageFeatures(px);
-        if (!normalize) return f.ToFloat2D();
-        using var n = f.L2Normalize();
-        return n.ToFloat2D();
-    }
+    public float[,] EmbedImages(float[] pixelValues, int batch, bool normalize = true) =>
+        ContrastiveHelpers.EmbedImages(_backend, GetImageFeatures, pixelValues, batch, Config.VisionConfig.NumChannels, ImageSize, normalize);
 
-    public float[,] EmbedTexts(long[,] ids, long[,]? attentionMask = null, bool normalize = true)
-    {
-        using var idsT = ContrastiveHelpers.Ids(_backend, ids);
-        using var maskT = attentionMask is null ? null : ContrastiveHelpers.Ids(_backend, attentionMask);
-        using var f = GetTextFeatures(idsT, maskT);
-        if (!normalize) return f.ToFloat2D();
-        using var n = f.L2Normalize();
-        return n.ToFloat2D();
-    }
+    public float[,] EmbedTexts(long[,] ids, long[,]? attentionMask = null, bool normalize = true) =>
+        ContrastiveHelpers.EmbedTexts(_backend, GetTextFeatures, ids, attentionMask, normalize);
 
-    /// <summary>logits = exp(logit_scale) · cos; probabilities = softmax over the texts of each image (CLIP's rule).</summary>
+    /// <summary>logits = exp(logit_scale) · cos; probabilities = softmax over the texts of each image.</summary>
     public ImageTextScores Score(float[,] imageEmbeds, float[,] textEmbeds)
     {
         var logits = ContrastiveHelpers.CosineTimes(imageEmbeds, textEmbeds, MathF.Exp(LogitScale), 0f);
-        int ni = logits.GetLength(0), nt = logits.GetLength(1);
-        var probs = new float[ni, nt];
-        for (int i = 0; i < ni; i++)
-        {
-            float max = float.NegativeInfinity;
-            for (int t = 0; t < nt; t++) max = MathF.Max(max, logits[i, t]);
-            double sum = 0;
-            for (int t = 0; t < nt; t++) sum += Math.Exp(logits[i, t] - max);
-            for (int t = 0; t < nt; t++) probs[i, t] = (float)(Math.Exp(logits[i, t] - max) / sum);
-        }
-        return new ImageTextScores(logits, probs);
+        return new ImageTextScores(logits, ContrastiveHelpers.SoftmaxOverTexts(logits));
     }
 
     public void Dispose() => _checkpoint?.Dispose();

@@ -316,27 +316,11 @@ public sealed class SiglipModel : IImageTextModel
         return cos.Scale(MathF.Exp(LogitScale), LogitBias);
     }
 
-    public float[,] EmbedImages(float[] pixelValues, int batch, bool normalize = true)
-    {
-        int s = ImageSize, ch = VisionModel.Config.NumChannels;
-        if (batch <= 0 || pixelValues.Length != (long)batch * ch * s * s)
-            throw new ArgumentException($"EmbedImages: {pixelValues.Length} values is not {batch} images of {ch}x{s}x{s}");
-        using var px = _backend.FromFloats(pixelValues, batch, ch, s, s);
-        using var f = GetImageFeatures(px);
-        if (!normalize) return f.ToFloat2D();
-        using var n = f.L2Normalize();
-        return n.ToFloat2D();
-    }
+    public float[,] EmbedImages(float[] pixelValues, int batch, bool normalize = true) =>
+        ContrastiveHelpers.EmbedImages(_backend, GetImageFeatures, pixelValues, batch, VisionModel.Config.NumChannels, ImageSize, normalize);
 
-    public float[,] EmbedTexts(long[,] ids, long[,]? attentionMask = null, bool normalize = true)
-    {
-        using var idsT = ContrastiveHelpers.Ids(_backend, ids);
-        using var maskT = attentionMask is null ? null : ContrastiveHelpers.Ids(_backend, attentionMask);
-        using var f = GetTextFeatures(idsT, maskT);
-        if (!normalize) return f.ToFloat2D();
-        using var n = f.L2Normalize();
-        return n.ToFloat2D();
-    }
+    public float[,] EmbedTexts(long[,] ids, long[,]? attentionMask = null, bool normalize = true) =>
+        ContrastiveHelpers.EmbedTexts(_backend, GetTextFeatures, ids, attentionMask, normalize);
 
     public ImageTextScores Score(float[,] imageEmbeds, float[,] textEmbeds)
     {
@@ -354,6 +338,51 @@ public sealed class SiglipModel : IImageTextModel
 /// <summary>Host-side helpers shared by the contrastive models' IImageTextModel implementations.</summary>
 public static class ContrastiveHelpers
 {
+    /// <summary>IImageTextModel.EmbedImages for a model whose image features are <paramref name="features"/>(pixels):
+    /// checks the pixel count, runs it, L2-normalises unless told not to → (B, E).</summary>
+    public static float[,] EmbedImages(IBackend backend, Func<Tensor, Tensor> features, float[] pixelValues, int batch,
+        int channels, int size, bool normalize)
+    {
+        if (batch <= 0 || pixelValues.Length != (long)batch * channels * size * size)
+            throw new ArgumentException($"EmbedImages: {pixelValues.Length} values is not {batch} images of {channels}x{size}x{size}");
+        using var px = backend.FromFloats(pixelValues, batch, channels, size, size);
+        using var f = features(px);
+        return ToHost(f, normalize);
+    }
+
+    /// <summary>IImageTextModel.EmbedTexts for a model whose text features are <paramref name="features"/>(ids, mask) → (B, E).</summary>
+    public static float[,] EmbedTexts(IBackend backend, Func<Tensor, Tensor?, Tensor> features, long[,] ids,
+        long[,]? attentionMask, bool normalize)
+    {
+        using var idsT = Ids(backend, ids);
+        using var maskT = attentionMask is null ? null : Ids(backend, attentionMask);
+        using var f = features(idsT, maskT);
+        return ToHost(f, normalize);
+    }
+
+    private static float[,] ToHost(Tensor features, bool normalize)
+    {
+        if (!normalize) return features.ToFloat2D();
+        using var n = features.L2Normalize();
+        return n.ToFloat2D();
+    }
+
+    /// <summary>CLIP's rule, logits_per_image.softmax(dim=1): the texts compete for each image. logits (I, T) → (I, T).</summary>
+    public static float[,] SoftmaxOverTexts(float[,] logits)
+    {
+        int ni = logits.GetLength(0), nt = logits.GetLength(1);
+        var probs = new float[ni, nt];
+        for (int i = 0; i < ni; i++)
+        {
+            float max = float.NegativeInfinity;
+            for (int t = 0; t < nt; t++) max = MathF.Max(max, logits[i, t]);
+            double sum = 0;
+            for (int t = 0; t < nt; t++) sum += Math.Exp(logits[i, t] - max);
+            for (int t = 0; t < nt; t++) probs[i, t] = (float)(Math.Exp(logits[i, t] - max) / sum);
+        }
+        return probs;
+    }
+
     public static Tensor Ids(IBackend backend, long[,] ids)
     {
         var flat = new long[ids.Length];
