@@ -50,11 +50,11 @@ internal static class NativeLibraries
 
     private static IntPtr Load(string name)
     {
-        if (NativeLibrary.TryLoad(name, typeof(NativeLibraries).Assembly, null, out var handle))
-            return handle;
-        string reason;
-        try { NativeLibrary.Load(name); reason = "unknown"; }
-        catch (Exception e) { reason = e.Message; }
-        throw new ImagingNativeLibraryException(name, reason);
+        // One attempt: its DllNotFoundException carries the loader's reason (dlerror), which TryLoad would discard.
+        try { return NativeLibrary.Load(name, typeof(NativeLibraries).Assembly, null); }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        {
+            throw new ImagingNativeLibraryException(name, e.Message);
+        }
     }
 }
