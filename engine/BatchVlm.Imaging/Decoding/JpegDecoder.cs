@@ -9,19 +9,10 @@ namespace BatchVlm.Imaging.Decoding;
 
 internal static unsafe class JpegDecoder
 {
-    [ThreadStatic] private static IntPtr _handle;
+    /// <summary>One decompressor per thread (a tjhandle is not thread-safe); freed by its finalizer when the thread ends.</summary>
+    [ThreadStatic] private static TurboJpegHandle? _handle;
 
-    private static IntPtr Handle
-    {
-        get
-        {
-            if (_handle != IntPtr.Zero) return _handle;
-            TurboJpegNative.Ensure();
-            _handle = TurboJpegNative.tjInitDecompress();
-            if (_handle == IntPtr.Zero) throw new InvalidOperationException("tjInitDecompress failed");
-            return _handle;
-        }
-    }
+    private static TurboJpegHandle Handle => _handle ??= TurboJpegNative.CreateDecompressor();
 
     /// <summary>
     /// Pillow's draft() rule generalised: the largest s in {8, 4, 2, 1} with s ≤ min(W / (tw·k), H / (th·k)) using
@@ -43,9 +34,8 @@ internal static unsafe class JpegDecoder
     /// </summary>
     private static void DiscardHandle()
     {
-        if (_handle == IntPtr.Zero) return;
-        TurboJpegNative.tjDestroy(_handle);
-        _handle = IntPtr.Zero;
+        _handle?.Dispose();
+        _handle = null;
     }
 
     /// <summary>Decodes to RGB at 1/<paramref name="scale"/> size. The caller has checked the header dimensions.</summary>
@@ -128,7 +118,7 @@ internal static unsafe class JpegDecoder
         message.Contains("Premature end", StringComparison.OrdinalIgnoreCase) ||
         message.Contains("premature end of data segment", StringComparison.OrdinalIgnoreCase);
 
-    private static ImageDecodeException Error(IntPtr handle, string stage, bool endsWithEoi)
+    private static ImageDecodeException Error(TurboJpegHandle handle, string stage, bool endsWithEoi)
     {
         var message = TurboJpegNative.ErrorString(handle);
         var kind = !endsWithEoi && IsTruncationWarning(message) ? ImageDecodeErrorKind.Truncated : ImageDecodeErrorKind.Corrupt;

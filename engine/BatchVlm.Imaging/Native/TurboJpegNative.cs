@@ -30,24 +30,53 @@ internal static unsafe partial class TurboJpegNative
     internal static void Ensure() => NativeLibraries.Require(NativeLibraries.TurboJpeg);
 
     [LibraryImport(NativeLibraries.TurboJpeg)]
-    internal static partial IntPtr tjInitDecompress();
+    internal static partial TurboJpegHandle tjInitDecompress();
 
     [LibraryImport(NativeLibraries.TurboJpeg)]
     internal static partial int tjDestroy(IntPtr handle);
 
     [LibraryImport(NativeLibraries.TurboJpeg)]
-    internal static partial int tjDecompressHeader3(IntPtr handle, byte* jpegBuf, nuint jpegSize,
+    internal static partial int tjDecompressHeader3(TurboJpegHandle handle, byte* jpegBuf, nuint jpegSize,
         out int width, out int height, out int jpegSubsamp, out int jpegColorspace);
 
     [LibraryImport(NativeLibraries.TurboJpeg)]
-    internal static partial int tjDecompress2(IntPtr handle, byte* jpegBuf, nuint jpegSize, byte* dstBuf,
+    internal static partial int tjDecompress2(TurboJpegHandle handle, byte* jpegBuf, nuint jpegSize, byte* dstBuf,
         int width, int pitch, int height, int pixelFormat, int flags);
 
     [LibraryImport(NativeLibraries.TurboJpeg)]
-    internal static partial IntPtr tjGetErrorStr2(IntPtr handle);
+    private static partial IntPtr tjGetErrorStr2(TurboJpegHandle handle);
+
+    /// <summary>tjGetErrorStr2(NULL): the last error of a call that had no handle (tjInitDecompress).</summary>
+    [LibraryImport(NativeLibraries.TurboJpeg, EntryPoint = "tjGetErrorStr2")]
+    private static partial IntPtr tjGetGlobalErrorStr(IntPtr none);
 
     [LibraryImport(NativeLibraries.TurboJpeg)]
-    internal static partial int tjGetErrorCode(IntPtr handle);
+    internal static partial int tjGetErrorCode(TurboJpegHandle handle);
 
-    internal static string ErrorString(IntPtr handle) => Marshal.PtrToStringUTF8(tjGetErrorStr2(handle)) ?? "unknown error";
+    internal static string ErrorString(TurboJpegHandle handle) => Marshal.PtrToStringUTF8(tjGetErrorStr2(handle)) ?? "unknown error";
+
+    /// <summary>A new decompressor, or an exception carrying TurboJPEG's reason.</summary>
+    internal static TurboJpegHandle CreateDecompressor()
+    {
+        Ensure();
+        var handle = tjInitDecompress();
+        if (!handle.IsInvalid) return handle;
+        handle.Dispose();
+        throw new InvalidOperationException(
+            $"tjInitDecompress failed: {Marshal.PtrToStringUTF8(tjGetGlobalErrorStr(IntPtr.Zero)) ?? "unknown error"}");
+    }
+}
+
+/// <summary>
+/// A TurboJPEG instance (tjhandle). A SafeHandle so that tjDestroy runs on Dispose and, for a handle cached per thread,
+/// from the finalizer once that thread has ended; calls in flight keep it alive (the marshaller adds a reference).
+/// </summary>
+internal sealed class TurboJpegHandle : SafeHandle
+{
+    public TurboJpegHandle() : base(IntPtr.Zero, ownsHandle: true) { }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    // tjDestroy returns -1 only for a NULL/invalid handle, which IsInvalid already excludes.
+    protected override bool ReleaseHandle() => TurboJpegNative.tjDestroy(handle) == 0;
 }
