@@ -32,15 +32,17 @@ public sealed class HubClient : IDisposable
         "merges.txt", "vocab.txt",
     ];
 
+    /// <summary>How long a download waits for another process holding the same blob's lock file.</summary>
+    private static readonly TimeSpan LockWait = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(100);
+
     private readonly HttpClient _http;
-    private readonly bool _ownsHttp;
 
     public HubOptions Options { get; }
 
     public HubClient(HubOptions options, HttpMessageHandler? handler = null)
     {
         Options = options;
-        _ownsHttp = true;
         _http = new HttpClient(handler ?? new SocketsHttpHandler
         {
             AllowAutoRedirect = false, // we follow redirects ourselves: metadata live on the 302, auth must not leak
@@ -53,10 +55,7 @@ public sealed class HubClient : IDisposable
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("batchvlm/1.0");
     }
 
-    public void Dispose()
-    {
-        if (_ownsHttp) _http.Dispose();
-    }
+    public void Dispose() => _http.Dispose();
 
     private Uri ResolveUrl(string repoId, string revision, string filename) =>
         new($"{Options.Endpoint.TrimEnd('/')}/{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', filename.Split('/').Select(Uri.EscapeDataString))}");
@@ -379,15 +378,19 @@ public sealed class HubClient : IDisposable
     private static async Task<IDisposable> AcquireLockAsync(string lockPath, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(lockPath)!);
-        for (int i = 0; ; i++)
+        var deadline = DateTime.UtcNow + LockWait;
+        while (true)
         {
             try
             {
                 return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
             }
-            catch (IOException) when (i < 6000)
+            catch (IOException e)
             {
-                await Task.Delay(100, ct).ConfigureAwait(false); // another process downloads this blob
+                // Another process downloads this blob; it holds the lock until the blob is in place.
+                if (DateTime.UtcNow >= deadline)
+                    throw new ModelLoadException($"Waited {LockWait.TotalMinutes:0} min for the hub cache lock {lockPath}, still held by another process: {e.Message}", e, isTransient: true);
+                await Task.Delay(LockPoll, ct).ConfigureAwait(false);
             }
         }
     }
@@ -423,7 +426,14 @@ public sealed class HubClient : IDisposable
             using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
             if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
                 throw new ModelLoadException($"Invalid index {indexPath}: no \"weight_map\" object");
-            return wm.EnumerateObject().Select(p => p.Value.GetString() ?? "").Distinct().Order(StringComparer.Ordinal).ToList();
+            var shards = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var p in wm.EnumerateObject())
+            {
+                if (p.Value.ValueKind != JsonValueKind.String || p.Value.GetString() is not { Length: > 0 } shard)
+                    throw new ModelLoadException($"Invalid index {indexPath}: weight_map[\"{p.Name}\"] is not a file name");
+                shards.Add(shard);
+            }
+            return shards;
         }
         catch (JsonException e)
         {

@@ -205,6 +205,21 @@ public sealed class HubClientTests : IDisposable
     }
 
     [Fact]
+    public async Task DownloadModel_IndexWithNonStringShard_FailsNamingTheKey()
+    {
+        string bad = _tmp["bad-index-src"];
+        Directory.CreateDirectory(bad);
+        File.Copy(Fixture("config.json"), Path.Combine(bad, "config.json"));
+        File.WriteAllText(Path.Combine(bad, SafetensorsCheckpoint.IndexFileName),
+            """{"metadata": {}, "weight_map": {"logit_bias": 3}}""");
+        _server.AddRepo("test-org/bad-index", bad);
+
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() =>
+            ModelSource.FromHubAsync("test-org/bad-index", options: Options(), ct: TestContext.Current.CancellationToken));
+        Assert.Contains("weight_map[\"logit_bias\"] is not a file name", e.Message);
+    }
+
+    [Fact]
     public async Task Download_MissingRepoFileOrRevision_FailsClearly()
     {
         using var client = new HubClient(Options());
