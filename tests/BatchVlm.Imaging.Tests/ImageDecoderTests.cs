@@ -181,6 +181,16 @@ public sealed class ImageDecoderTests
     }
 
     [Fact]
+    public void DecodeRgb_BmpHeightIntMinValue_InvalidDimensions()
+    {
+        // -2^31 rows has no absolute value; the header probe once threw OverflowException here.
+        var bmp = (byte[])Fixtures.Bytes("pil", "rgb24.bmp").Clone();
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(22), int.MinValue);
+        Assert.Equal(0, ImageDecoder.Probe(bmp).Height);
+        Assert.Equal(ImageDecodeErrorKind.InvalidDimensions, Fails(bmp).Kind);
+    }
+
+    [Fact]
     public void DecodeRgb_WrongExtension_SniffsContentNotName()
     {
         // A PNG's bytes handed over as if they were "photo.jpg": the format comes from the magic bytes.

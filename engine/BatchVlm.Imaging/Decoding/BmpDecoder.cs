@@ -28,7 +28,7 @@ internal static class BmpDecoder
             width = BinaryPrimitives.ReadInt32LittleEndian(d[18..]);
             int h = BinaryPrimitives.ReadInt32LittleEndian(d[22..]);
             topDown = h < 0;
-            height = h == int.MinValue ? 0 : Math.Abs(h);
+            height = StoredHeight(h);
             bpp = BinaryPrimitives.ReadUInt16LittleEndian(d[28..]);
             compression = BinaryPrimitives.ReadInt32LittleEndian(d[30..]);
             colorsUsed = BinaryPrimitives.ReadInt32LittleEndian(d[46..]);
@@ -92,6 +92,12 @@ internal static class BmpDecoder
         }
         return new RgbImage(width, height, rgb);
     }
+
+    /// <summary>
+    /// The row count of a BITMAPINFOHEADER height (negative = top-down). int.MinValue has no absolute value: it reads as
+    /// 0 rows, which the dimension check refuses (Math.Abs would throw OverflowException on hostile bytes).
+    /// </summary>
+    internal static int StoredHeight(int height) => height == int.MinValue ? 0 : Math.Abs(height);
 
     private static ImageDecodeException Truncated() => new(ImageDecodeErrorKind.Truncated, "image file is truncated (BMP)");
 }

@@ -275,7 +275,7 @@ internal static class ImageProbe
         else
         {
             if (d.Length < 30) throw Truncated("BMP data ends inside the header");
-            width = BinaryPrimitives.ReadInt32LittleEndian(d[18..]); height = Math.Abs(BinaryPrimitives.ReadInt32LittleEndian(d[22..]));
+            width = BinaryPrimitives.ReadInt32LittleEndian(d[18..]); height = BmpDecoder.StoredHeight(BinaryPrimitives.ReadInt32LittleEndian(d[22..]));
             bpp = BinaryPrimitives.ReadUInt16LittleEndian(d[28..]);
         }
         return new ImageInfo(ImageFormat.Bmp, width, height, bpp == 32 ? 4 : bpp <= 8 ? 1 : 3, 1);
