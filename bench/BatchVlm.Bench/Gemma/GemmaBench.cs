@@ -76,7 +76,7 @@ public sealed class GemmaBench : IBenchArea
                 ours[("prefill", layers, b)] = pre;
                 var prefilled = model.Prefill(ids, null, steps);
                 prefilled.LastLogits.Dispose();
-                var state = (GemmaDecoderState)prefilled.State;
+                var state = (CausalLmDecoderState)prefilled.State;
                 var tokens = Enumerable.Range(0, b).Select(i => 5 + i).ToArray();
                 var dec = Measure(() =>
                 {

@@ -8,6 +8,7 @@ using System.Diagnostics;
 using System.Globalization;
 using BatchVlm.Bench.Engine;
 using BatchVlm.Engine.Backends.Cpu;
+using BatchVlm.Engine.Generation;
 using BatchVlm.Engine.Loading;
 using BatchVlm.Engine.Models;
 
@@ -74,7 +75,7 @@ internal static class PaliGemmaMemory
             sw.Restart();
             for (int s = 1; s < tokens; s++) model.DecodeStep(state, next).Dispose();
             double perStep = sw.Elapsed.TotalSeconds / (tokens - 1);
-            long kv = ((GemmaDecoderState)state).Cache.Bytes;
+            long kv = ((CausalLmDecoderState)state).Cache.Bytes;
             state.Dispose();
             Console.WriteLine($"batch {b}: prefill (SigLIP + {ids.GetLength(1)} prompt tokens) {prefill:0.00} s; decode {perStep * 1e3:0} ms/step = {perStep * 1e3 / b:0} ms/token ({b / perStep:0.00} tokens/s); KV cache {RandomCheckpoint.Mb(kv)}; {Rss()}");
         }

@@ -252,79 +252,6 @@ public sealed record GemmaOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenSta
     }
 }
 
-/// <summary>Decoder state of a Gemma batch between generation steps: KV cache, key padding mask per row (left padding
-/// stays masked forever) and the next RoPE position per row.</summary>
-public sealed class GemmaDecoderState : IDecoderState
-{
-    private List<long>[] _keyMask;
-    private long[] _nextPosition;
-
-    internal GemmaDecoderState(KvCache cache, long[,] attentionMask, long[] nextPosition)
-    {
-        Cache = cache;
-        int b = attentionMask.GetLength(0), t = attentionMask.GetLength(1);
-        _keyMask = new List<long>[b];
-        for (int r = 0; r < b; r++)
-        {
-            _keyMask[r] = new List<long>(cache.Capacity);
-            for (int j = 0; j < t; j++) _keyMask[r].Add(attentionMask[r, j]);
-        }
-        _nextPosition = nextPosition;
-    }
-
-    public KvCache Cache { get; }
-    public int BatchSize => _keyMask.Length;
-    public IReadOnlyList<long> NextPositions => _nextPosition;
-
-    public void SelectRows(ReadOnlySpan<int> sourceRows)
-    {
-        Cache.SelectRows(sourceRows);
-        var masks = new List<long>[sourceRows.Length];
-        var pos = new long[sourceRows.Length];
-        for (int i = 0; i < sourceRows.Length; i++)
-        {
-            masks[i] = new List<long>(_keyMask[sourceRows[i]]);
-            pos[i] = _nextPosition[sourceRows[i]];
-        }
-        _keyMask = masks;
-        _nextPosition = pos;
-    }
-
-    /// <summary>Forgets the positions from <paramref name="length"/> on (cache, masks and positions), so the same steps
-    /// can be replayed from a cached prompt.</summary>
-    public void Rewind(int length)
-    {
-        int drop = Cache.Length - length;
-        Cache.Truncate(length);
-        for (int r = 0; r < BatchSize; r++)
-        {
-            _keyMask[r].RemoveRange(length, drop);
-            _nextPosition[r] -= drop;
-        }
-    }
-
-    /// <summary>Adds one real token per row; returns its positions (B, 1) and the key padding (B, L) or null if none.</summary>
-    internal (long[,] Positions, long[]? KeyPadding) Advance()
-    {
-        int b = BatchSize;
-        var positions = new long[b, 1];
-        bool anyPad = false;
-        for (int r = 0; r < b; r++)
-        {
-            positions[r, 0] = _nextPosition[r]++;
-            _keyMask[r].Add(1);
-            anyPad |= _keyMask[r].Contains(0);
-        }
-        if (!anyPad) return (positions, null);
-        int l = _keyMask[0].Count;
-        var pad = new long[b * l];
-        for (int r = 0; r < b; r++) _keyMask[r].CopyTo(pad, r * l);
-        return (positions, pad);
-    }
-
-    public void Dispose() => Cache.Dispose();
-}
-
 /// <summary>Gemma with its LM head (`model.*`, `lm_head.weight` tied to `model.embed_tokens.weight`).</summary>
 public sealed class GemmaForCausalLM : IAutoregressiveModel
 {
@@ -425,7 +352,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
             using var logits = LmHead(last);                                                       // (B, 1, V)
             var next = new long[b];
             for (int r = 0; r < b; r++) next[r] = positions[r, t - 1] + 1;
-            return new Prefilled(new GemmaDecoderState(cache, attentionMask, next), logits.Reshape(b, Config.VocabSize));
+            return new Prefilled(new CausalLmDecoderState(cache, attentionMask, next), logits.Reshape(b, Config.VocabSize));
         }
         catch
         {
@@ -437,8 +364,8 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     /// <summary>One cached step: tokens (B) at each row's next position; attends to every cached key but padding.</summary>
     public Tensor DecodeStep(IDecoderState state, ReadOnlySpan<int> tokens)
     {
-        if (state is not GemmaDecoderState s)
-            throw new ArgumentException($"GemmaForCausalLM.DecodeStep needs a GemmaDecoderState, got {state?.GetType().Name ?? "null"}");
+        if (state is not CausalLmDecoderState s)
+            throw new ArgumentException($"GemmaForCausalLM.DecodeStep needs the CausalLmDecoderState its Prefill returned, got {state?.GetType().Name ?? "null"}");
         int b = s.BatchSize;
         if (tokens.Length != b) throw new ArgumentException($"DecodeStep: {tokens.Length} tokens for {b} rows");
         var ids = new long[b, 1];

@@ -61,7 +61,7 @@ public sealed class GemmaTests
         var ids = new long[,] { { 2, 17, 300, 41 } };
         var p = model.Prefill(ids, null, 4);
         p.LastLogits.Dispose();
-        var state = (GemmaDecoderState)p.State;
+        var state = (CausalLmDecoderState)p.State;
         var first = model.DecodeStep(state, [7]).ToFloatArray();
         model.DecodeStep(state, [9]).Dispose();
         state.Rewind(4);
