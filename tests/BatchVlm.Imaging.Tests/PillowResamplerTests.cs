@@ -85,4 +85,14 @@ public sealed class PillowResamplerTests
             Assert.InRange(sum, (1 << 22) - c.KSize, (1 << 22) + c.KSize);
         }
     }
+
+    [Fact]
+    public void CoefficientCache_ManyDistinctSizes_StaysWithinByteBudget()
+    {
+        // 400 source widths reduced to 224 with Lanczos hold about 450 KB of tables each (180 MB in all).
+        for (int n = 0; n < 400; n++) CoefficientCache.Get(2000 + n, 224, ResampleFilter.Lanczos);
+        // Slack for tables other tests add at the same time.
+        Assert.True(CoefficientCache.CachedBytes <= CoefficientCache.MaxBytes + (16L << 20),
+            $"cache holds {CoefficientCache.CachedBytes} bytes, budget {CoefficientCache.MaxBytes}");
+    }
 }

@@ -1,5 +1,7 @@
 // Caches coefficient tables per (input size, output size, filter): a batch of same-sized images (the common case:
 // one camera, one archive) computes them once. Also holds the tap-expanded weight layouts the SIMD kernels read.
+// Bounded by bytes, not entries: one entry for a 65,500-pixel axis reduced to 224 holds about 8 MB, and an archive
+// of mixed sizes makes a new key per distinct width and height.
 using System.Collections.Concurrent;
 
 namespace BatchVlm.Imaging.Resampling;
@@ -15,14 +17,32 @@ internal static class CoefficientCache
         /// <summary>Taps in groups of 2 (AVX2): per output pixel Groups2 × 8 ints.</summary>
         internal required int[] Expanded2 { get; init; }
         internal required int Groups2 { get; init; }
+
+        internal long Bytes => 4L * (Coefficients.Weights.Length + Coefficients.Bounds.Length + Expanded4.Length + Expanded2.Length);
     }
 
+    /// <summary>When the cached tables pass this many bytes the cache starts over (64 MiB).</summary>
+    internal const long MaxBytes = 64L << 20;
+
     private static readonly ConcurrentDictionary<(int, int, ResampleFilter), Entry> Cache = new();
+    private static long _bytes;
+
+    /// <summary>Bytes held by the cached tables as counted on insertion.</summary>
+    internal static long CachedBytes => Interlocked.Read(ref _bytes);
 
     internal static Entry Get(int inSize, int outSize, ResampleFilter filter)
     {
-        if (Cache.Count > 4096) Cache.Clear();
-        return Cache.GetOrAdd((inSize, outSize, filter), static key => Build(key.Item1, key.Item2, key.Item3));
+        var key = (inSize, outSize, filter);
+        if (Cache.TryGetValue(key, out var entry)) return entry;
+        entry = Build(inSize, outSize, filter);
+        long bytes = entry.Bytes;
+        // Approximate under races (two threads may build and count the same key): it errs towards clearing early.
+        if (Interlocked.Add(ref _bytes, bytes) > MaxBytes)
+        {
+            Cache.Clear();
+            Interlocked.Exchange(ref _bytes, bytes);
+        }
+        return Cache.GetOrAdd(key, entry);
     }
 
     private static Entry Build(int inSize, int outSize, ResampleFilter filter)
