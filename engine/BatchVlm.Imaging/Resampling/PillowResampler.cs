@@ -38,8 +38,11 @@ public static unsafe class PillowResampler
         ResampleFilter filter, ResampleKernel kernel = ResampleKernel.Auto)
     {
         if (width < 1 || height < 1) throw new ArgumentException($"height and width must be > 0 (got {width}x{height})");
-        if (src.Length < srcWidth * srcHeight * 3) throw new ArgumentException("source buffer smaller than its size");
-        if (dst.Length < width * height * 3) throw new ArgumentException("destination buffer smaller than the output size");
+        if (srcWidth < 1 || srcHeight < 1) throw new ArgumentException($"source size must be > 0 (got {srcWidth}x{srcHeight})");
+        if (src.Length < 3L * srcWidth * srcHeight)
+            throw new ArgumentException($"source buffer holds {src.Length} bytes, {srcWidth}x{srcHeight} RGB needs {3L * srcWidth * srcHeight}");
+        if (dst.Length < 3L * width * height)
+            throw new ArgumentException($"destination buffer holds {dst.Length} bytes, {width}x{height} RGB needs {3L * width * height}");
         if (kernel == ResampleKernel.Auto) kernel = BestKernel;
         if (kernel == ResampleKernel.Avx512 && !(Avx512F.IsSupported && Avx512BW.IsSupported)) throw new PlatformNotSupportedException("AVX-512");
         if (kernel == ResampleKernel.Avx2 && !Avx2.IsSupported) throw new PlatformNotSupportedException("AVX2");
@@ -106,20 +109,21 @@ public static unsafe class PillowResampler
     /// <summary>ImagingResampleHorizontal_8bpc for one row, three channels.</summary>
     internal static void HorizontalRowScalar(byte* inRow, byte* outRow, ResampleCoefficients c)
     {
-        int ksize = c.KSize;
-        for (int xx = 0; xx < c.OutSize; xx++)
+        for (int xx = 0; xx < c.OutSize; xx++) ScalarPixel(inRow, outRow, c, xx);
+    }
+
+    /// <summary>One output pixel of ImagingResampleHorizontal_8bpc; also the SIMD kernels' fallback near a buffer end.</summary>
+    private static void ScalarPixel(byte* inRow, byte* outRow, ResampleCoefficients c, int xx)
+    {
+        int xmin = c.Bounds[xx * 2], xmax = c.Bounds[xx * 2 + 1], k = xx * c.KSize;
+        int ss0 = Half, ss1 = Half, ss2 = Half;
+        for (int x = 0; x < xmax; x++)
         {
-            int xmin = c.Bounds[xx * 2], xmax = c.Bounds[xx * 2 + 1];
-            int k = xx * ksize;
-            int ss0 = Half, ss1 = Half, ss2 = Half;
-            for (int x = 0; x < xmax; x++)
-            {
-                byte* p = inRow + (x + xmin) * 3;
-                int w = c.Weights[k + x];
-                ss0 += p[0] * w; ss1 += p[1] * w; ss2 += p[2] * w;
-            }
-            outRow[xx * 3] = Clip8(ss0); outRow[xx * 3 + 1] = Clip8(ss1); outRow[xx * 3 + 2] = Clip8(ss2);
+            byte* p = inRow + (x + xmin) * 3;
+            int w = c.Weights[k + x];
+            ss0 += p[0] * w; ss1 += p[1] * w; ss2 += p[2] * w;
         }
+        outRow[xx * 3] = Clip8(ss0); outRow[xx * 3 + 1] = Clip8(ss1); outRow[xx * 3 + 2] = Clip8(ss2);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -264,19 +268,6 @@ public static unsafe class PillowResampler
         var v = Sse2.ShiftRightArithmetic(Sse2.Add(sum, Vector128.Create(Half)), Bits);
         v = Sse41.Max(Sse41.Min(v, Vector128.Create(255)), Vector128<int>.Zero);
         o[0] = (byte)v.GetElement(0); o[1] = (byte)v.GetElement(1); o[2] = (byte)v.GetElement(2);
-    }
-
-    private static void ScalarPixel(byte* inRow, byte* outRow, ResampleCoefficients c, int xx)
-    {
-        int xmin = c.Bounds[xx * 2], xmax = c.Bounds[xx * 2 + 1], k = xx * c.KSize;
-        int ss0 = Half, ss1 = Half, ss2 = Half;
-        for (int x = 0; x < xmax; x++)
-        {
-            byte* p = inRow + (x + xmin) * 3;
-            int w = c.Weights[k + x];
-            ss0 += p[0] * w; ss1 += p[1] * w; ss2 += p[2] * w;
-        }
-        outRow[xx * 3] = Clip8(ss0); outRow[xx * 3 + 1] = Clip8(ss1); outRow[xx * 3 + 2] = Clip8(ss2);
     }
 
     // ---------------- vertical pass ----------------
