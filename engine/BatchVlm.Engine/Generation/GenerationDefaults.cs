@@ -24,13 +24,7 @@ public sealed record GenerationDefaults(IReadOnlyList<int> EosTokenIds, int PadT
                 using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
                 var root = doc.RootElement;
                 if (root.TryGetProperty("eos_token_id", out var e))
-                    eos = e.ValueKind switch
-                    {
-                        JsonValueKind.Number => [e.GetInt32()],
-                        JsonValueKind.Array => e.EnumerateArray().Select(x => x.GetInt32()).ToArray(),
-                        JsonValueKind.Null => [],
-                        _ => throw new ModelLoadException($"{path}: eos_token_id must be an id or a list of ids, got {e}"),
-                    };
+                    eos = TokenIds(e, path);
                 if (root.TryGetProperty("pad_token_id", out var p))
                     pad = p.ValueKind == JsonValueKind.Null ? null : p.GetInt32();
             }
@@ -41,6 +35,16 @@ public sealed record GenerationDefaults(IReadOnlyList<int> EosTokenIds, int PadT
         }
         return new GenerationDefaults(eos, pad ?? (eos.Count > 0 ? eos[0] : 0));
     }
+
+    /// <summary>An <c>eos_token_id</c> value as HF accepts it: one id, a list of ids, or null (none).</summary>
+    /// <param name="source">file named in the error</param>
+    public static IReadOnlyList<int> TokenIds(JsonElement value, string source) => value.ValueKind switch
+    {
+        JsonValueKind.Number => [value.GetInt32()],
+        JsonValueKind.Array => value.EnumerateArray().Select(x => x.GetInt32()).ToArray(),
+        JsonValueKind.Null => [],
+        _ => throw new ModelLoadException($"{source}: eos_token_id must be an id or a list of ids, got {value}"),
+    };
 
     /// <summary>Greedy options with these ids and a token budget.</summary>
     public GenerationOptions Options(int maxNewTokens) =>

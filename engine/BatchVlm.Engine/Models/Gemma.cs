@@ -41,14 +41,9 @@ public sealed record GemmaConfig
 
     public IReadOnlyList<int> EosTokenIds => TokenIds(EosTokenId, 1);
 
-    internal static IReadOnlyList<int> TokenIds(JsonElement? e, int fallback) => e switch
-    {
-        null => [fallback],
-        { ValueKind: JsonValueKind.Number } n => [n.GetInt32()],
-        { ValueKind: JsonValueKind.Array } a => a.EnumerateArray().Select(x => x.GetInt32()).ToArray(),
-        { ValueKind: JsonValueKind.Null } => [],
-        var other => throw new ModelLoadException($"eos_token_id must be an id or a list of ids, got {other}"),
-    };
+    /// <summary>The ids of an optional <c>eos_token_id</c> key; <paramref name="fallback"/> when the key is absent.</summary>
+    internal static IReadOnlyList<int> TokenIds(JsonElement? e, int fallback) =>
+        e is { } value ? GenerationDefaults.TokenIds(value, "config.json") : [fallback];
 
     public void Validate(string source)
     {
