@@ -58,6 +58,11 @@ public sealed class ImageProcessorConfigTests
     [InlineData("""{"image_processor_type":"SiglipImageProcessor","resample":7}""", "resample=7")]
     [InlineData("""{"image_processor_type":"SiglipImageProcessor","size":{"shortest_edge":224}}""", "needs size with 'height' and 'width'")]
     [InlineData("""{"image_processor_type":"BlipImageProcessor","image_mean":[0.5,0.5]}""", "option 'image_mean'")]
+    [InlineData("""{"image_processor_type":"SiglipImageProcessor","size":{"height":"224","width":224}}""", "option 'size.height' of SiglipImageProcessor must be an integer")]
+    [InlineData("""{"image_processor_type":"CLIPImageProcessor","crop_size":224.5}""", "option 'crop_size' of CLIPImageProcessor must be an integer")]
+    [InlineData("""{"image_processor_type":"SiglipImageProcessor","resample":"bicubic"}""", "option 'resample' of SiglipImageProcessor must be an integer")]
+    [InlineData("""{"image_processor_type":"SiglipImageProcessor","rescale_factor":"1/255"}""", "option 'rescale_factor' of SiglipImageProcessor must be a number")]
+    [InlineData("""{"image_processor_type":"BlipImageProcessor","image_std":[0.5,"x",0.5]}""", "option 'image_std' of BlipImageProcessor must be a number")]
     public void Parse_Unsupported_ErrorNamesIt(string json, string expected)
     {
         var e = Assert.Throws<UnsupportedImageProcessorException>(() => ImageProcessorConfig.Parse(json));

@@ -113,7 +113,7 @@ public sealed record ImageProcessorConfig
             crop = (c.Height.Value, c.Width.Value);
         }
 
-        int resample = root.TryGetProperty("resample", out var r) && r.ValueKind == JsonValueKind.Number ? r.GetInt32() : 3;
+        int resample = root.TryGetProperty("resample", out var r) && r.ValueKind != JsonValueKind.Null ? Int(r, "resample", typeName) : 3;
         if (resample is < 1 or > 5)
             throw new UnsupportedImageProcessorException(resample == 0
                 ? $"resample=0 (NEAREST) of {typeName} is not supported"
@@ -134,7 +134,8 @@ public sealed record ImageProcessorConfig
             DoCenterCrop = doCrop,
             CropSize = crop,
             DoRescale = Bool(root, "do_rescale") ?? true,
-            RescaleFactor = root.TryGetProperty("rescale_factor", out var rf) && rf.ValueKind == JsonValueKind.Number ? rf.GetDouble() : 1 / 255.0,
+            RescaleFactor = root.TryGetProperty("rescale_factor", out var rf) && rf.ValueKind != JsonValueKind.Null
+                ? Double(rf, "rescale_factor", typeName) : 1 / 255.0,
             DoNormalize = Bool(root, "do_normalize") ?? true,
             ImageMean = mean,
             ImageStd = std,
@@ -157,11 +158,20 @@ public sealed record ImageProcessorConfig
     private static double[]? Doubles(JsonElement root, string key, string typeName)
     {
         if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
-        if (v.ValueKind == JsonValueKind.Number) return [v.GetDouble(), v.GetDouble(), v.GetDouble()];
+        if (v.ValueKind == JsonValueKind.Number) { double x = Double(v, key, typeName); return [x, x, x]; }
         if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() != 3)
             throw new UnsupportedImageProcessorException($"option '{key}' of {typeName} must be a number or a list of 3 numbers");
-        return v.EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        return v.EnumerateArray().Select(e => Double(e, key, typeName)).ToArray();
     }
+
+    // JsonElement.GetInt32/GetDouble throw InvalidOperationException or FormatException without naming the key.
+    private static int Int(JsonElement v, string key, string typeName) =>
+        v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var n) ? n
+        : throw new UnsupportedImageProcessorException($"option '{key}' of {typeName} must be an integer (got {v.GetRawText()})");
+
+    private static double Double(JsonElement v, string key, string typeName) =>
+        v.ValueKind == JsonValueKind.Number ? v.GetDouble()
+        : throw new UnsupportedImageProcessorException($"option '{key}' of {typeName} must be a number (got {v.GetRawText()})");
 
     /// <summary>transformers.image_processing_utils.get_size_dict for an int, a [h, w] list or a dict.</summary>
     private static ResizeSpec ParseSize(JsonElement s, string key, bool defaultToSquare, string typeName)
@@ -169,19 +179,19 @@ public sealed record ImageProcessorConfig
         switch (s.ValueKind)
         {
             case JsonValueKind.Number:
-                int n = s.GetInt32();
+                int n = Int(s, key, typeName);
                 return defaultToSquare ? new ResizeSpec(n, n, null) : new ResizeSpec(null, null, n);
             case JsonValueKind.Array when s.GetArrayLength() == 2:
-                return new ResizeSpec(s[0].GetInt32(), s[1].GetInt32(), null);
+                return new ResizeSpec(Int(s[0], key, typeName), Int(s[1], key, typeName), null);
             case JsonValueKind.Object:
                 int? h = null, w = null, se = null;
                 foreach (var p in s.EnumerateObject())
                 {
                     switch (p.Name)
                     {
-                        case "height": h = p.Value.GetInt32(); break;
-                        case "width": w = p.Value.GetInt32(); break;
-                        case "shortest_edge": se = p.Value.GetInt32(); break;
+                        case "height": h = Int(p.Value, $"{key}.height", typeName); break;
+                        case "width": w = Int(p.Value, $"{key}.width", typeName); break;
+                        case "shortest_edge": se = Int(p.Value, $"{key}.shortest_edge", typeName); break;
                         default: throw new UnsupportedImageProcessorException($"option '{key}.{p.Name}' of {typeName} is not supported");
                     }
                 }
