@@ -49,6 +49,22 @@ public sealed class JpegEighthDecoderTests
     }
 
     [Fact]
+    public void TryDecode_SecondFrameHeader_Declined()
+    {
+        // A second SOF claiming 4000x4000 after the real one: libjpeg refuses it (JERR_SOF_DUPLICATE), and taking its
+        // size would bypass the dimension check the caller made on the first.
+        var jpeg = Fixtures.Bytes("images", "07_photo_q90_320x240.jpg");
+        int sof = jpeg.AsSpan().IndexOf(new byte[] { 0xFF, 0xC0 });
+        int len = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(jpeg.AsSpan(sof + 2));
+        var second = jpeg.AsSpan(sof, 2 + len).ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(second.AsSpan(5), 4000);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(second.AsSpan(7), 4000);
+        byte[] doubled = [.. jpeg.AsSpan(0, sof + 2 + len), .. second, .. jpeg.AsSpan(sof + 2 + len)];
+        Assert.NotNull(JpegEighthDecoder.TryDecode(jpeg, n => new byte[n]));
+        Assert.Null(JpegEighthDecoder.TryDecode(doubled, n => new byte[n]));
+    }
+
+    [Fact]
     public void DecodeRgb_ShrinkToEighth_SameAsPillowDraftSizeRule()
     {
         // 320x240 with a 40x30 target: min(320/40, 240/30) = 8 → 1/8 → 40x30, the fast decoder's output.

@@ -90,7 +90,9 @@ internal static class JpegEighthDecoder
                     }
                     break;
                 case 0xC0 or 0xC1:
-                    if (seg.Length < 6 || seg[0] != 8) return null;
+                    // A second SOF is JERR_SOF_DUPLICATE in libjpeg; taking its size would also bypass the caller's
+                    // dimension check, which read the first one.
+                    if (nf != 0 || seg.Length < 6 || seg[0] != 8) return null;
                     height = BinaryPrimitives.ReadUInt16BigEndian(seg[1..]);
                     width = BinaryPrimitives.ReadUInt16BigEndian(seg[3..]);
                     nf = seg[5];
