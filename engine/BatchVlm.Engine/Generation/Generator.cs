@@ -48,26 +48,29 @@ public static class Generator
             if (o.DoSample) rngs[r] = SplitMix64.ForRow(o.Seed, r);
         }
         var stepLogits = o.OutputLogits ? new List<float[]>() : null;
-        var active = Enumerable.Range(0, batch).ToArray(); // original row of each state row
         var eos = new HashSet<int>(o.EosTokenIds);
+        // Buffers sized for the full batch and reused every step; the first `rows` entries are live.
+        var active = Enumerable.Range(0, batch).ToArray(); // original row of each state row
+        var host = new float[batch * vocab];               // (rows, V) logits read back from the model
+        var next = new int[batch];
+        var keep = new int[batch];
         var work = new float[vocab];
         var logProbs = new float[vocab];
-        int steps = 0;
-        for (int step = 0; ; step++)
+        int rows = batch, steps = 0;
+        while (true)
         {
-            float[] host = logits.ToFloatArray(); // (active, V)
+            logits.Backend.Read(logits, host.AsSpan(0, rows * vocab));
             logits.Dispose();
             if (stepLogits is not null)
             {
                 var all = new float[batch * vocab];
                 Array.Fill(all, float.NaN);
-                for (int i = 0; i < active.Length; i++)
+                for (int i = 0; i < rows; i++)
                     Array.Copy(host, i * vocab, all, active[i] * vocab, vocab);
                 stepLogits.Add(all);
             }
-            var next = new int[active.Length];
-            var keep = new List<int>(active.Length);
-            for (int i = 0; i < active.Length; i++)
+            int kept = 0;
+            for (int i = 0; i < rows; i++)
             {
                 int row = active[i];
                 var raw = host.AsSpan(i * vocab, vocab);
@@ -88,16 +91,20 @@ public static class Generator
                 tokens[row].Add(token);
                 next[i] = token;
                 if (eos.Contains(token)) finish[row] = FinishReason.Eos;
-                else if (tokens[row].Count < o.MaxNewTokens) keep.Add(i);
+                else if (tokens[row].Count < o.MaxNewTokens) keep[kept++] = i;
             }
-            if (keep.Count == 0) break;
-            if (keep.Count < active.Length)
+            if (kept == 0) break;
+            if (kept < rows)
             {
-                state.SelectRows(keep.ToArray());
-                next = keep.Select(i => next[i]).ToArray();
-                active = keep.Select(i => active[i]).ToArray();
+                state.SelectRows(keep.AsSpan(0, kept));
+                for (int j = 0; j < kept; j++) // in place: keep is increasing, so keep[j] >= j
+                {
+                    next[j] = next[keep[j]];
+                    active[j] = active[keep[j]];
+                }
+                rows = kept;
             }
-            logits = model.DecodeStep(state, next);
+            logits = model.DecodeStep(state, next.AsSpan(0, rows));
             steps++;
         }
         var seqs = new GeneratedSequence[batch];
@@ -116,12 +123,11 @@ public static class Generator
         for (int b = 0; b < batch; b++)
             for (int k = 0; k < beams; k++) expand[b * beams + k] = b;
         state.SelectRows(expand);
-        float[] host = logits.ToFloatArray();
-        logits.Dispose();
+        var host = new float[batch * beams * vocab]; // (live rows · beams, V), reused every step
         {
-            var expanded = new float[batch * beams * vocab];
-            for (int i = 0; i < expand.Length; i++) Array.Copy(host, expand[i] * vocab, expanded, i * vocab, vocab);
-            host = expanded;
+            float[] prefill = logits.ToFloatArray(); // (batch, V)
+            logits.Dispose();
+            for (int i = 0; i < expand.Length; i++) Array.Copy(prefill, expand[i] * vocab, host, i * vocab, vocab);
         }
 
         var hyps = new BeamHypotheses[batch];
@@ -134,6 +140,9 @@ public static class Generator
         var stepLogits = o.OutputLogits ? new List<float[]>() : null;
         int keepCandidates = Math.Max(2, 1 + eos.Count) * beams;
         var logProbs = new float[vocab];
+        var top = new PriorityQueue<(int Beam, int Token, double Score), (double, int)>(keepCandidates + 1);
+        var ranked = new List<(int Beam, int Token, double Score)>(keepCandidates);
+        var chosen = new List<(int Beam, int Token, double Score)>(beams);
         int steps = 0;
         // Batch rows still searching, and their rows in the decoder state (beams consecutive).
         var live = Enumerable.Range(0, batch).ToList();
@@ -157,7 +166,7 @@ public static class Generator
             {
                 int b = live[li];
                 // Candidates over (beam, token): log_softmax + running beam score; keep the best keepCandidates.
-                var top = new PriorityQueue<(int Beam, int Token, double Score), (double, int)>(keepCandidates + 1);
+                top.Clear();
                 for (int k = 0; k < beams; k++)
                 {
                     int stateRow = li * beams + k;
@@ -174,11 +183,11 @@ public static class Generator
                             top.EnqueueDequeue((k, t, s), (s, -flat));
                     }
                 }
-                var ranked = new List<(int Beam, int Token, double Score)>(top.Count);
+                ranked.Clear();
                 while (top.Count > 0) ranked.Add(top.Dequeue());
                 ranked.Reverse(); // best first
                 int filled = 0;
-                var chosen = new List<(int Beam, int Token, double Score)>(beams);
+                chosen.Clear();
                 for (int rank = 0; rank < ranked.Count && filled < beams; rank++)
                 {
                     var c = ranked[rank];
@@ -227,10 +236,9 @@ public static class Generator
                 }
             state.SelectRows(nextSource.ToArray());
             live = nextLive;
-            var stepOut = model.DecodeStep(state, nextTokens.ToArray());
+            using (var stepOut = model.DecodeStep(state, nextTokens.ToArray()))
+                stepOut.Backend.Read(stepOut, host.AsSpan(0, live.Count * beams * vocab));
             steps++;
-            host = stepOut.ToFloatArray();
-            stepOut.Dispose();
         }
 
         var seqs = new GeneratedSequence[batch];
