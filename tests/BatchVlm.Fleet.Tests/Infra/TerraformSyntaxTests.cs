@@ -300,11 +300,22 @@ public sealed partial class TerraformSyntaxTests
         var container = podSpec["container"]![0]!.AsObject();
         Assert.Equal("1", container["resources"]![0]!["limits"]!["nvidia.com/gpu"]!.GetValue<string>());
         Assert.Equal(["worker", "--tasks"], container["args"]!.AsArray().Take(2).Select(a => a!.GetValue<string>()));
-        var toleration = podSpec["toleration"]![0]!;
-        var gpuPool = TypedBlocks(folders["infra/terraform/modules/gpu-pool"], "resource").Single(r => r.Type == "azurerm_kubernetes_cluster_node_pool").Body;
-        var taint = gpuPool["node_taints"]![0]!.GetValue<string>();
-        Assert.StartsWith(toleration["key"]!.GetValue<string>() + "=", taint);
-        Assert.EndsWith(":" + toleration["effect"]!.GetValue<string>(), taint);
+        // Every taint the GPU pool can carry (its own and the Spot one) is tolerated by the workers and the device plugin.
+        var gpuPoolFiles = folders["infra/terraform/modules/gpu-pool"];
+        var gpuLocals = gpuPoolFiles.SelectMany(b => (b["locals"] as JsonArray ?? []).OfType<JsonObject>()).SelectMany(o => o).ToDictionary(p => p.Key, p => p.Value);
+        var nodePool = TypedBlocks(gpuPoolFiles, "resource").Single(r => r.Type == "azurerm_kubernetes_cluster_node_pool").Body;
+        Assert.Contains("local.gpu_taint", nodePool["node_taints"]!.GetValue<string>());
+        var taints = new List<string> { gpuLocals["gpu_taint"]!.GetValue<string>() };
+        taints.AddRange(TaintLiteral().Matches(gpuLocals["spot_taints"]!.GetValue<string>()).Select(m => m.Value));
+        Assert.Equal(2, taints.Count);
+        var devicePlugin = TypedBlocks(gpuPoolFiles, "resource").Single(r => r.Type == "kubernetes_daemon_set_v1").Body;
+        var pluginSpec = devicePlugin["spec"]![0]!["template"]![0]!["spec"]![0]!.AsObject();
+        foreach (var (who, spec) in new[] { ("worker", podSpec), ("device plugin", pluginSpec) })
+        {
+            var tolerations = spec["toleration"]!.AsArray().Select(t => t!.AsObject()).ToList();
+            foreach (var taint in taints)
+                Assert.True(tolerations.Any(t => Tolerates(t, taint)), $"the {who} does not tolerate the GPU pool taint {taint}");
+        }
 
         var coordinator = TypedBlocks(fleet, "resource").Single(r => r.Type == "kubernetes_deployment_v1" && r.Name == "coordinator").Body;
         Assert.Equal(1, coordinator["spec"]![0]!["replicas"]!.GetValue<int>());
@@ -453,6 +464,17 @@ public sealed partial class TerraformSyntaxTests
         _ => [],
     };
 
+    /// <summary>Whether a Kubernetes toleration (key, operator Exists|Equal, value, effect) tolerates key=value:effect.</summary>
+    private static bool Tolerates(JsonObject toleration, string taint)
+    {
+        var m = Regex.Match(taint, "^([^=]+)=([^:]*):(.+)$");
+        Assert.True(m.Success, $"taint '{taint}' is not key=value:effect");
+        var op = toleration["operator"]?.GetValue<string>() ?? "Equal";
+        return toleration["key"]?.GetValue<string>() == m.Groups[1].Value
+            && (op == "Exists" || toleration["value"]?.GetValue<string>() == m.Groups[2].Value)
+            && (toleration["effect"]?.GetValue<string>() is null or "" || toleration["effect"]!.GetValue<string>() == m.Groups[3].Value);
+    }
+
     private static bool IsTrue(JsonNode? node) => node is JsonValue v && v.TryGetValue<bool>(out var b) && b;
 
     private static string RepoRelative(string path) => Path.GetRelativePath(Root, path).Replace('\\', '/');
@@ -468,6 +490,9 @@ public sealed partial class TerraformSyntaxTests
 
     [GeneratedRegex(@"(?<![\w.])(data\.)?((?:azurerm|kubernetes|random)_\w+)\.([A-Za-z_][\w-]*)")]
     private static partial Regex ResourceRef();
+
+    [GeneratedRegex(@"[\w./-]+=[\w.-]*:(NoSchedule|PreferNoSchedule|NoExecute)")]
+    private static partial Regex TaintLiteral();
 
     [GeneratedRegex("password|secret|token|connection_string")]
     private static partial Regex SecretName();

@@ -219,6 +219,15 @@ resource "kubernetes_deployment_v1" "worker" {
           effect   = "NoSchedule"
         }
 
+        # Spot GPU pools carry this taint too (gpu-pool module, gpu_spot); an evicted worker's shard lease expires
+        # and the coordinator re-sends the shard.
+        toleration {
+          key      = "kubernetes.azure.com/scalesetpriority"
+          operator = "Equal"
+          value    = "spot"
+          effect   = "NoSchedule"
+        }
+
         security_context {
           run_as_user     = 10001
           run_as_group    = 10001

@@ -24,7 +24,13 @@ terraform {
 locals {
   gpu_pool_label = { "batchvlm.io/pool" = "gpu" }
   # nvidia.com/gpu.present is what the device plugin's own chart selects on; set it so either way of deploying it fits.
-  gpu_node_labels = merge(local.gpu_pool_label, { "nvidia.com/gpu.present" = "true" })
+  gpu_node_labels = merge(local.gpu_pool_label, { "nvidia.com/gpu.present" = "true" }, local.spot_labels)
+  gpu_taint       = "nvidia.com/gpu=present:NoSchedule"
+
+  # AKS puts this label and taint on every Spot pool itself; declaring them keeps Terraform from seeing drift and
+  # replacing the pool. Pods that should run there (workers, device plugin) tolerate the taint.
+  spot_labels = var.gpu_spot ? { "kubernetes.azure.com/scalesetpriority" = "spot" } : {}
+  spot_taints = var.gpu_spot ? ["kubernetes.azure.com/scalesetpriority=spot:NoSchedule"] : []
 }
 
 resource "azurerm_kubernetes_cluster" "this" {
@@ -109,7 +115,7 @@ resource "azurerm_kubernetes_cluster_node_pool" "gpu" {
   # CUDA libraries in the worker image plus the Hugging Face model cache live on the node disk.
   os_disk_size_gb = var.gpu_os_disk_size_gb
   node_labels     = local.gpu_node_labels
-  node_taints     = ["nvidia.com/gpu=present:NoSchedule"]
+  node_taints     = concat([local.gpu_taint], local.spot_taints)
 
   # Spot capacity is far cheaper for batch work; an evicted worker's shard lease expires and the coordinator
   # re-sends it (coordinator/BatchVlm.Coordinator/FLEET.md), so no work is lost, only time.
@@ -179,6 +185,13 @@ resource "kubernetes_daemon_set_v1" "nvidia_device_plugin" {
         toleration {
           key      = "nvidia.com/gpu"
           operator = "Exists"
+          effect   = "NoSchedule"
+        }
+
+        toleration {
+          key      = "kubernetes.azure.com/scalesetpriority"
+          operator = "Equal"
+          value    = "spot"
           effect   = "NoSchedule"
         }
 

@@ -42,10 +42,6 @@ output "gpu_node_selector" {
 }
 
 output "gpu_taint" {
-  description = "Taint on the GPU nodes that GPU pods must tolerate."
-  value = {
-    key    = "nvidia.com/gpu"
-    value  = "present"
-    effect = "NoSchedule"
-  }
+  description = "Taint on the GPU nodes that GPU pods must tolerate (key=value:effect); Spot pools add kubernetes.azure.com/scalesetpriority=spot:NoSchedule."
+  value       = local.gpu_taint
 }
