@@ -161,6 +161,11 @@ internal static class TokenizerJsonReader
                 throw new TokenizerFormatException(source, $"{path}[{JsonSerializer.Serialize(p.Name)}]", $"expected a non-negative integer id, got {p.Value}");
             vocab[p.Name] = id;
         }
+        int limit = vocab.Count + Vocabulary.MaxIdGap;
+        foreach (var (token, id) in vocab)
+            if (id >= limit)
+                throw new TokenizerFormatException(source, $"{path}[{JsonSerializer.Serialize(token)}]",
+                    $"id {id} is far beyond the vocabulary's {vocab.Count} tokens (more than {Vocabulary.MaxIdGap} unused ids below it)");
         return vocab;
     }
 

@@ -76,7 +76,7 @@ internal static class ClassicFiles
         string bosS = config.BosToken?.Content ?? "<|endoftext|>";
         string eosS = config.EosToken?.Content ?? "<|endoftext|>";
         int? Id(string t) => vocab.TryGetValue(t, out int id) ? id : null;
-        int next = vocab.Values.Max() + 1;
+        int next = vocab.Count == 0 ? 0 : vocab.Values.Max() + 1;
         int Register(string content)
         {
             var existing = added.ByContent(content);

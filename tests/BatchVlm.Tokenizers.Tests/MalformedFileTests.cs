@@ -21,6 +21,7 @@ public sealed class MalformedFileTests
     [InlineData("""{"added_tokens": []}""", "$.model", "missing")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}}""", "$.model.vocab[\"a\"]", "integer")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}}""", "$.model.merges[0]", "'ab'")]
+    [InlineData("""{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "b": 2000000000}}}""", "$.model.vocab[\"b\"]", "far beyond")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [7]}}""", "$.model.merges[0]", "expected")]
     [InlineData("""{"model": {"type": "Unigram", "vocab": [["a", -1.0]], "unk_id": 5}}""", "$.model.unk_id", "outside")]
     [InlineData("""{"model": {"type": "Unigram", "vocab": [["a"]], "unk_id": 0}}""", "$.model.vocab[0]", "[piece, score]")]

@@ -16,6 +16,24 @@ internal interface IModel
     int VocabSize { get; }
 }
 
+/// <summary>The id → token table of a token → id vocabulary.</summary>
+internal static class Vocabulary
+{
+    /// <summary>
+    /// Largest gap allowed between the vocabulary size and its highest id. Real vocabularies are dense or nearly so
+    /// (added tokens fill the gaps); a lone huge id in a damaged file would otherwise size an array of billions.
+    /// </summary>
+    public const int MaxIdGap = 1 << 20;
+
+    /// <summary>Token by id (null where no token has that id). Ids are non-negative and bounded by ReadVocabObject.</summary>
+    public static string[] ByIds(Dictionary<string, int> vocab)
+    {
+        var byId = new string[vocab.Count == 0 ? 0 : vocab.Values.Max() + 1];
+        foreach (var (t, id) in vocab) byId[id] = t;
+        return byId;
+    }
+}
+
 internal sealed class BpeModel : IModel
 {
     private readonly Dictionary<string, int> _vocab;
@@ -33,9 +51,7 @@ internal sealed class BpeModel : IModel
         string? suffix, bool fuseUnk, bool byteFallback, bool ignoreMerges, string source, string mergesPath)
     {
         _vocab = vocab;
-        int max = vocab.Count == 0 ? 0 : vocab.Values.Max() + 1;
-        _idToToken = new string[max];
-        foreach (var (t, id) in vocab) _idToToken[id] = t;
+        _idToToken = Vocabulary.ByIds(vocab);
         _prefix = prefix ?? ""; _suffix = suffix ?? "";
         _fuseUnk = fuseUnk; _byteFallback = byteFallback; _ignoreMerges = ignoreMerges;
         if (unkToken != null)
@@ -172,8 +188,7 @@ internal sealed class WordPieceModel : IModel
     public WordPieceModel(Dictionary<string, int> vocab, string unkToken, string prefix, int maxChars, string source)
     {
         _vocab = vocab;
-        _idToToken = new string[vocab.Count == 0 ? 0 : vocab.Values.Max() + 1];
-        foreach (var (t, id) in vocab) _idToToken[id] = t;
+        _idToToken = Vocabulary.ByIds(vocab);
         if (!vocab.TryGetValue(unkToken, out _unkId))
             throw new TokenizerFormatException(source, "$.model.unk_token", $"unk token '{unkToken}' is not in the vocabulary");
         _prefix = prefix; _maxChars = maxChars;
