@@ -200,7 +200,9 @@ public sealed class GemmaModel
             _layers[i] = new GemmaDecoderLayer(c, vb.Sub("layers").Sub(i), backend);
         _norm = GemmaRmsNorm.Load(vb.Sub("norm"), backend, c.HiddenSize, c.RmsNormEps);
         // `hidden_states * torch.tensor(hidden_size ** 0.5, dtype=hidden_states.dtype)`: the constant is rounded to the
-        // activation dtype (f32 here) first. https://github.com/huggingface/transformers/pull/29402
+        // embedding/activation dtype first — f32 here (sqrt(2048) = 45.254833f); a bf16 model would use 45.25.
+        // https://github.com/huggingface/transformers/blob/v4.46.1/src/transformers/models/gemma/modeling_gemma.py (GemmaModel.forward)
+        // (why: https://github.com/huggingface/transformers/pull/29402)
         _normalizer = (float)Math.Sqrt(c.HiddenSize);
     }
 
@@ -229,7 +231,7 @@ public sealed class GemmaModel
             }
             var normed = _norm.Forward(h);
             h.Dispose();
-            hiddenStates?.Add(normed.Reshape(normed.ShapeArray));
+            hiddenStates?.Add(normed.Reshape(normed.ShapeArray)); // the list gets its own view: the caller disposes both
             return normed;
         }
     }
@@ -271,7 +273,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     public int VocabSize => Config.VocabSize;
 
     /// <summary>eos / pad ids for generate(): generation_config.json when loaded from a folder that has one, else config.json's.</summary>
-    public GenerationDefaults GenerationDefaults { get; set; } = null!;
+    public GenerationDefaults GenerationDefaults { get; set; }
 
     /// <summary>Loads config.json and the safetensors weights of <paramref name="modelDir"/>; fails on any unused weight.</summary>
     public static GemmaForCausalLM Load(string modelDir, IBackend backend)
@@ -362,12 +364,13 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
         if (state is not CausalLmDecoderState s)
             throw new ArgumentException($"GemmaForCausalLM.DecodeStep needs the CausalLmDecoderState its Prefill returned, got {state?.GetType().Name ?? "null"}");
         int b = s.BatchSize;
-        if (tokens.Length != b) throw new ArgumentException($"DecodeStep: {tokens.Length} tokens for {b} rows");
+        if (tokens.Length != b)
+            throw new ArgumentException($"GemmaForCausalLM.DecodeStep: expected one token per decoder-state row ({b}), got {tokens.Length}");
         var ids = new long[b, 1];
         for (int r = 0; r < b; r++)
         {
             if ((uint)tokens[r] >= (uint)VocabSize)
-                throw new ArgumentException($"DecodeStep: token {tokens[r]} of row {r} is outside the vocabulary [0, {VocabSize})");
+                throw new ArgumentException($"GemmaForCausalLM.DecodeStep: token {tokens[r]} of row {r} is outside the vocabulary [0, {VocabSize})");
             ids[r, 0] = tokens[r];
         }
         var (positions, pad) = s.Advance();
@@ -390,7 +393,9 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
         return Generate(ids, mask, options);
     }
 
-    // ---------------------------------------------------------------- helpers shared with PaliGemma
+    // ---------------------------------------------------------------- batch helpers
+    // Used by PaliGemma and also by Opt.cs, T5.cs and Blip2.cs; they are model-independent and would sit better in
+    // Generation/ (kept here until those callers move with them).
 
     /// <summary>Left-pads token lists into (B, T) ids and mask.</summary>
     public static (long[,] Ids, long[,] Mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> prompts, int padTokenId)
