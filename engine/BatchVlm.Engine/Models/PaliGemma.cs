@@ -62,6 +62,9 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
     public PaliGemmaForConditionalGeneration(PaliGemmaConfig config, GemmaConfig textConfig, SiglipVisionConfig visionConfig,
         VarBuilder vb, IBackend backend)
     {
+        if (config.ProjectionDim != textConfig.HiddenSize)
+            throw new ModelLoadException(
+                $"Invalid PaliGemma config: projection_dim {config.ProjectionDim} must equal text_config.hidden_size {textConfig.HiddenSize} (the projector feeds Gemma's embeddings)");
         Config = config;
         TextConfig = textConfig;
         VisionConfig = visionConfig;
@@ -71,8 +74,6 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
         _visionTower = new SiglipVisionTransformer(vb.Sub("vision_tower").Sub("vision_model"), backend, visionConfig with { VisionUseHead = false });
         _multiModalProjector = Linear.Load(vb.Sub("multi_modal_projector").Sub("linear"), backend, visionConfig.HiddenSize, config.ProjectionDim);
         _languageModel = new GemmaForCausalLM(textConfig, vb.Sub("language_model"), backend);
-        if (config.ProjectionDim != textConfig.HiddenSize)
-            throw new ModelLoadException($"PaliGemma projection_dim {config.ProjectionDim} differs from text_config.hidden_size {textConfig.HiddenSize}");
         // `image_features / (self.config.hidden_size ** 0.5)` with the Python double rounded to f32 by the op.
         // https://github.com/huggingface/transformers/blob/v4.46.1/src/transformers/models/paligemma/modeling_paligemma.py#L423
         _imageScale = (float)(1.0 / Math.Sqrt(config.HiddenSize));
@@ -118,8 +119,8 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
         if (visionHiddenStates is not null)
         {
             // hand the tower's tensors over: the list now owns them (fresh views, the tower's own are disposed)
-            foreach (var h in tower.HiddenStates!) visionHiddenStates.Add(h.Reshape(h.Shape.ToArray()));
-            visionHiddenStates.Add(last.Reshape(last.Shape.ToArray()));
+            foreach (var h in tower.HiddenStates!) visionHiddenStates.Add(h.Reshape(h.ShapeArray));
+            visionHiddenStates.Add(last.Reshape(last.ShapeArray));
         }
         using var projected = _multiModalProjector.Forward(last);                  // (B, N, C)
         return projected.Scale(_imageScale);
@@ -130,12 +131,17 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
     public Tensor MergeImageFeatures(long[,] inputIds, Tensor imageFeatures)
     {
         int b = inputIds.GetLength(0), t = inputIds.GetLength(1), c = TextConfig.HiddenSize;
+        if (imageFeatures.Rank < 2 || imageFeatures.Dim(imageFeatures.Rank - 1) != c)
+            throw new ArgumentException(
+                $"PaliGemma.MergeImageFeatures: image features must be (B, N, C={c}), got {Tensor.ShapeString(imageFeatures.Shape)}");
         long imageTokens = 0;
         foreach (var id in inputIds) if (id == Config.ImageTokenIndex) imageTokens++;
         long features = imageFeatures.ElementCount / c;
         if (imageTokens != features)
             throw new ArgumentException(
-                $"Image features and image tokens do not match: tokens: {imageTokens} (id {Config.ImageTokenIndex}), features {features} ({Tensor.ShapeString(imageFeatures.Shape)})");
+                $"PaliGemma.MergeImageFeatures: image features and image tokens do not match (HF's wording): " +
+                $"tokens: {imageTokens} (id {Config.ImageTokenIndex} in input_ids {Tensor.ShapeString([b, t])}), " +
+                $"features {features} (rows of {Tensor.ShapeString(imageFeatures.Shape)}); each prompt needs {NumImageTokens} image tokens and one image");
         var embeds = _languageModel.Embed(inputIds);                 // (B, T, C), contiguous
         using var rows = embeds.Reshape(b * t, c);                     // (B·T, C) view
         using var feats = imageFeatures.Reshape(-1, c);                // (B·N, C)
