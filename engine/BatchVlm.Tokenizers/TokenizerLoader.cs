@@ -118,12 +118,14 @@ internal static class ClassicFiles
         foreach (var t in config.AddedTokensDecoder) added.Add(t);
         bool lower = config.DoLowerCase ?? true;
         var norm = new BertNormalizer(true, true, null, lower);
-        int clsId = vocab[clsS], sepId = vocab[sepS];
+        int Required(string token, string field) => vocab.TryGetValue(token, out int id) ? id
+            : throw new TokenizerFormatException(vocabPath, field, $"'{token}' is not in the vocabulary (BertTokenizer needs it)");
+        int clsId = Required(clsS, "cls_token"), sepId = Required(sepS, "sep_token");
         var post = new TemplatePostProcessor([clsId], [sepId],
             [TemplateItem.Special([clsId]), TemplateItem.Seq(0, 0), TemplateItem.Special([sepId]), TemplateItem.Seq(1, 1), TemplateItem.Special([sepId], 1)]);
         var decoder = new HfTextDecoder(added, model.IdToToken, new WordPieceDecoder("##", true), config.CleanUpTokenizationSpaces ?? true);
         return new Tokenizer($"BERT WordPiece from {Path.GetFileName(vocabPath)}", added, new HfSegmentEncoder(norm, new BertPreTokenizer(), model),
-            post, decoder, model.IdToToken, model.TokenToId, model.VocabSize, config, null, null, vocab.TryGetValue(padS, out int padId) ? padId : null, vocab[unkS]);
+            post, decoder, model.IdToToken, model.TokenToId, model.VocabSize, config, null, null, vocab.TryGetValue(padS, out int padId) ? padId : null, Required(unkS, "unk_token"));
     }
 
     internal static JsonDocument ParseJson(string json, string source)

@@ -82,4 +82,18 @@ public sealed class MalformedFileTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void FromFile_BertVocabWithoutSep_ErrorNamesTheToken()
+    {
+        string dir = Directory.CreateTempSubdirectory("bad-bert").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\nhello\n");
+            var e = Assert.Throws<TokenizerFormatException>(() => Tokenizer.FromFile(dir));
+            Assert.Equal("sep_token", e.Field);
+            Assert.Contains("'[SEP]'", e.Reason);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }
