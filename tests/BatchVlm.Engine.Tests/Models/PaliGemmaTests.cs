@@ -73,6 +73,17 @@ public sealed class PaliGemmaTests
     }
 
     [Fact]
+    public void MergeImageFeatures_WidthNotTextHidden_ThrowsNamingShape()
+    {
+        var model = Model.Value;
+        int c = model.TextConfig.HiddenSize;
+        using var feats = CpuBackend.Default.Zeros([1, 16, c + 1]);
+        var ids = new long[1, 5];
+        var e = Assert.Throws<ArgumentException>(() => model.MergeImageFeatures(ids, feats));
+        Assert.Contains($"(1, 16, {c + 1})", e.Message);
+    }
+
+    [Fact]
     public void Load_WrongModelType_Throws()
     {
         var e = Assert.Throws<BatchVlm.Engine.Loading.ModelLoadException>(() =>
