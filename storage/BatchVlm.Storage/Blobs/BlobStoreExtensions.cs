@@ -1,12 +1,18 @@
 // Conveniences over IBlobStore for small payloads.
+using System.Runtime.InteropServices;
+
 namespace BatchVlm.Storage.Blobs;
 
 public static class BlobStoreExtensions
 {
-    public static Task<bool> WriteBytesAsync(this IBlobStore store, string key, ReadOnlyMemory<byte> bytes,
+    /// <summary>Writes <paramref name="bytes"/> as the blob <paramref name="key"/> (see <see cref="IBlobStore.WriteAsync"/>);
+    /// array-backed memory is streamed without a copy.</summary>
+    public static async Task<bool> WriteBytesAsync(this IBlobStore store, string key, ReadOnlyMemory<byte> bytes,
         string? contentType = null, bool ifNotExists = false, CancellationToken ct = default)
     {
-        var stream = new MemoryStream(bytes.ToArray(), writable: false);
-        return store.WriteAsync(key, stream, contentType, ifNotExists, ct);
+        using var stream = MemoryMarshal.TryGetArray(bytes, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(bytes.ToArray(), writable: false);
+        return await store.WriteAsync(key, stream, contentType, ifNotExists, ct).ConfigureAwait(false);
     }
 }

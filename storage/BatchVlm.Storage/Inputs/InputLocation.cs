@@ -184,7 +184,7 @@ public sealed class InputLocation
         }
         catch (Exception e) when (e is FormatException or ArgumentException or DirectoryNotFoundException or InvalidOperationException or UriFormatException)
         {
-            throw Bad(path, lineNo, "# base: " + Secrets.Redact(baseAddress), e.Message);
+            throw Bad(path, lineNo, "# base: " + Secrets.Redact(baseAddress), e.Message, e);
         }
     }
 
@@ -216,7 +216,7 @@ public sealed class InputLocation
             }
             catch (Exception e) when (e is FormatException or ArgumentException or UriFormatException or InvalidOperationException)
             {
-                throw Bad(path, lineNo, Secrets.Redact(entry), e.Message);
+                throw Bad(path, lineNo, Secrets.Redact(entry), e.Message, e);
             }
             if (entryContainerUrl != baseContainerUrl)
                 throw Bad(path, lineNo, Secrets.Redact(entry), $"it is in another account or container than the manifest's base ({azure.Describe()})");
@@ -239,6 +239,6 @@ public sealed class InputLocation
         return full;
     }
 
-    private static FormatException Bad(string manifest, int line, string entry, string reason)
-        => new($"Manifest {manifest}, line {line}: '{entry}' is not allowed: {reason}.");
+    private static FormatException Bad(string manifest, int line, string entry, string reason, Exception? inner = null)
+        => new($"Manifest {manifest}, line {line}: '{entry}' is not allowed: {reason}.", inner);
 }
