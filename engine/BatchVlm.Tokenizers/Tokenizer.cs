@@ -8,7 +8,6 @@
 // go through the model like any character (sentencepiece: NUL is unknown/byte-fallback, charsmap rules may delete
 // controls; BERT drops them); strings of any length are encoded (cost linear in length, except BPE without a word
 // split: n log n).
-using System.Text;
 using BatchVlm.Tokenizers.Core;
 using BatchVlm.Tokenizers.Pipeline;
 
@@ -283,10 +282,4 @@ internal sealed class HfSegmentEncoder(INormalizer? normalizer, IPreTokenizer? p
         else foreach (var p in pieces) model.Tokenize(p, ids);
         pieces.Clear();
     }
-}
-
-internal static class StringBuilderPool
-{
-    [ThreadStatic] private static StringBuilder? t_sb;
-    public static StringBuilder Get() { var sb = t_sb ??= new StringBuilder(); sb.Clear(); return sb; }
 }
