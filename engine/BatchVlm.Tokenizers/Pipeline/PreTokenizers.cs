@@ -23,6 +23,20 @@ internal enum SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithN
 
 internal static class Splitting
 {
+    /// <summary>One (start, end) UTF-16 range per code point of <paramref name="text"/> that satisfies <paramref name="match"/>.</summary>
+    public static List<(int Start, int End)> CodePointsWhere(string text, Func<int, bool> match)
+    {
+        var matches = new List<(int, int)>();
+        var s = text.AsSpan();
+        for (int i = 0; i < s.Length;)
+        {
+            int cp = UnicodeText.CodePointAt(s, i, out int len);
+            if (match(cp)) matches.Add((i, i + len));
+            i += len;
+        }
+        return matches;
+    }
+
     /// <summary>Splits by delimiter ranges (sorted, non-overlapping) the way tokenizers' NormalizedString::split does.</summary>
     public static void Split(string text, List<(int Start, int End)> matches, SplitBehavior behavior, List<string> output, bool invert = false)
     {
@@ -301,43 +315,31 @@ internal sealed class BertPreTokenizer : IPreTokenizer
 
 internal sealed class PunctuationPreTokenizer(SplitBehavior behavior) : IPreTokenizer
 {
-    public void PreTokenize(string text, bool atStart, List<string> output)
-    {
-        var matches = new List<(int, int)>();
-        var s = text.AsSpan();
-        for (int i = 0; i < s.Length;)
-        {
-            int cp = UnicodeText.CodePointAt(s, i, out int len);
-            if ((cp < 128 && char.IsAsciiLetterOrDigit((char)cp) == false && cp > 32 && cp < 127) || UnicodeText.IsPunctuation(cp))
-                matches.Add((i, i + len));
-            i += len;
-        }
-        Splitting.Split(text, matches, behavior, output);
-    }
+    // tokenizers' is_punc: ASCII punctuation (printable, not a letter or digit) or a Unicode P* category.
+    private static bool IsPunctuation(int cp) =>
+        (cp is > 32 and < 127 && !char.IsAsciiLetterOrDigit((char)cp)) || UnicodeText.IsPunctuation(cp);
+
+    public void PreTokenize(string text, bool atStart, List<string> output) =>
+        Splitting.Split(text, Splitting.CodePointsWhere(text, IsPunctuation), behavior, output);
 }
 
 internal sealed class DigitsPreTokenizer(bool individualDigits) : IPreTokenizer
 {
-    public void PreTokenize(string text, bool atStart, List<string> output)
-    {
-        var matches = new List<(int, int)>();
-        var s = text.AsSpan();
-        for (int i = 0; i < s.Length;)
-        {
-            int cp = UnicodeText.CodePointAt(s, i, out int len);
-            if (UnicodeText.Category(cp) == System.Globalization.UnicodeCategory.DecimalDigitNumber) matches.Add((i, i + len));
-            i += len;
-        }
-        Splitting.Split(text, matches, individualDigits ? SplitBehavior.Isolated : SplitBehavior.Contiguous, output);
-    }
+    private static bool IsDigit(int cp) => UnicodeText.Category(cp) == System.Globalization.UnicodeCategory.DecimalDigitNumber;
+
+    public void PreTokenize(string text, bool atStart, List<string> output) =>
+        Splitting.Split(text, Splitting.CodePointsWhere(text, IsDigit),
+            individualDigits ? SplitBehavior.Isolated : SplitBehavior.Contiguous, output);
 }
 
 internal sealed class SplitPreTokenizer(string? literal, Regex? regex, SplitBehavior behavior, bool invert) : IPreTokenizer
 {
+    private readonly bool _gpt2 = regex != null && regex.ToString() == RegexTranslation.Gpt2Pattern;
+
     public void PreTokenize(string text, bool atStart, List<string> output)
     {
         var matches = new List<(int, int)>();
-        if (regex != null && regex.ToString() == RegexTranslation.Gpt2Pattern)
+        if (_gpt2)
             Gpt2Splitter.Split(text, matches);
         else if (regex != null)
             foreach (Match m in regex.Matches(RegexTranslation.Shadow(text))) matches.Add((m.Index, m.Index + m.Length));
