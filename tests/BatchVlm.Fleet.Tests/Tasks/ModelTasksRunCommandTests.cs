@@ -222,4 +222,28 @@ public sealed class ModelTasksRunCommandTests : IDisposable
         Assert.True(p.ExitCode == 0, stderr);
         Assert.StartsWith("ok (5, ", stdout);
     }
+
+    [Theory]
+    [InlineData("blip2-t5", "it is {question}", "it is ")]
+    [InlineData("paligemma", "answer en", "answer en ")]
+    public async Task Run_CaptionWithPerItemQuestions_PromptPerItemAndMissingQuestionIsItemError(string family, string prompt, string expectedStart)
+    {
+        var input = Input();
+        var keys = Directory.GetFiles(input, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(input, f).Replace('\\', '/'))
+            .Where(k => k != Corrupt).Order(StringComparer.Ordinal).ToList();
+        var questions = new JsonObject();
+        foreach (var (key, i) in keys.Skip(1).Select((k, i) => (k, i)))
+            questions[key] = i % 2 == 0 ? "a" : "the";
+        var questionsFile = Path.Combine(_root, "questions.json");
+        File.WriteAllText(questionsFile, questions.ToJsonString());
+
+        var (code, lines, _) = await Run(Path.Combine(_root, "out"), "--task", "caption", "--model", TinyModels.Build(_root, family),
+            "--input", input, "--prompt", prompt, "--questions", questionsFile, "--max-new-tokens", "2");
+
+        Assert.Equal(0, code);
+        var byKey = lines.ToDictionary(l => (string)l["item_key"]!);
+        Assert.Equal("no_question", (string)byKey[keys[0]]["error_kind"]!);
+        foreach (var key in keys.Skip(1))
+            Assert.Equal(expectedStart + (string)questions[key]!, (string)byKey[key]["prompt"]!);
+    }
 }
