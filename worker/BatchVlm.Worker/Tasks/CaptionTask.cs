@@ -6,7 +6,7 @@
 //     `detect` outputs are parsed from `<locNNNN>` tokens into labelled boxes in the original image's pixels.
 //   blip-2 (OPT or Flan-T5 language model) — a plain caption, or a free-text prompt such as "Question: … Answer:"
 //     laid out as Blip2Processor does (query tokens + the tokenizer's ids: OPT starts with bos, T5 ends with eos).
-// Results: caption_results (Migrations/0012_caption_results.sql), keyed (job_id, item_key, prompt).
+// Results: caption_results (Migrations/0006_caption_results.sql), keyed (job_id, item_key, prompt).
 // Parameters (JSON object, all optional):
 //   prompt          PaliGemma: "caption en" (default) | "describe <lang>" | "answer <lang> <question>" | "answer <lang>"
 //                   with per-item questions | "ocr" | "detect <a> ; <b>" | "segment <a>".
