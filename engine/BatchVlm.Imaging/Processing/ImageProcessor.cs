@@ -6,6 +6,7 @@
 // normalize). Rescale and normalize are fused into one 256-entry table per channel: the table entries are computed
 // with exactly numpy's operations, so a lookup is bit-identical to the two array operations.
 using System.Buffers;
+using System.Runtime.ExceptionServices;
 using BatchVlm.Imaging.Resampling;
 
 namespace BatchVlm.Imaging.Processing;
@@ -79,7 +80,8 @@ public sealed class ImageProcessor
     /// <summary>
     /// Preprocesses a batch into <paramref name="destination"/> (N × 3 × H × W, FixedOutputSize required), item i at
     /// offset i·3·H·W, using up to <paramref name="maxDegreeOfParallelism"/> threads. A bad item does not stop the
-    /// batch: its slot is zero-filled and its error is returned at its index (null where the item succeeded).
+    /// batch: its slot is zero-filled and its error is returned at its index (null where the item succeeded). A failure
+    /// that is no item's fault (a native image library missing) is thrown as itself, not wrapped in AggregateException.
     /// </summary>
     public ImageDecodeException?[] PreprocessBatch(IReadOnlyList<ReadOnlyMemory<byte>> images, float[] destination, int maxDegreeOfParallelism = 1)
     {
@@ -89,12 +91,19 @@ public sealed class ImageProcessor
         if (destination.Length < (long)per * images.Count)
             throw new ArgumentException($"destination holds {destination.Length} floats, the batch needs {(long)per * images.Count}");
         var errors = new ImageDecodeException?[images.Count];
-        Parallel.For(0, images.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, maxDegreeOfParallelism) }, i =>
+        try
         {
-            var slot = destination.AsSpan(i * per, per);
-            try { Run(images[i].Span, slot, null); }
-            catch (ImageDecodeException e) { slot.Clear(); errors[i] = e; }
-        });
+            Parallel.For(0, images.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, maxDegreeOfParallelism) }, i =>
+            {
+                var slot = destination.AsSpan(i * per, per);
+                try { Run(images[i].Span, slot, null); }
+                catch (ImageDecodeException e) { slot.Clear(); errors[i] = e; }
+            });
+        }
+        catch (AggregateException e)
+        {
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
         return errors;
     }
 
