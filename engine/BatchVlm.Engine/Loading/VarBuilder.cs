@@ -43,6 +43,31 @@ public sealed class VarBuilder
 
     public VarBuilder(SafetensorsCheckpoint checkpoint) : this(new Shared(checkpoint), "") { }
 
+    /// <summary>
+    /// Memory-maps the checkpoint in <paramref name="directory"/>, builds the model with <paramref name="create"/>
+    /// (which takes ownership of the checkpoint), then requires every stored key to have been used except those
+    /// <paramref name="ignoreUnused"/> accepts. On any failure the checkpoint is released and the error rethrown.
+    /// </summary>
+    public static T Build<T>(string directory, Func<VarBuilder, SafetensorsCheckpoint, T> create, Func<string, bool>? ignoreUnused = null)
+    {
+        var ckpt = SafetensorsCheckpoint.Open(directory);
+        try
+        {
+            var vb = new VarBuilder(ckpt);
+            var model = create(vb, ckpt);
+            vb.ThrowIfUnused(ignoreUnused);
+            return model;
+        }
+        catch
+        {
+            ckpt.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The buffers HF saves beside the weights that no module reads (`*.position_ids`).</summary>
+    public static bool IsPositionIdsBuffer(string key) => key.EndsWith("position_ids", StringComparison.Ordinal);
+
     private VarBuilder(Shared shared, string prefix)
     {
         _shared = shared;

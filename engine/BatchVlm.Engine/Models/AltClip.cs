@@ -110,19 +110,9 @@ public sealed class AltCLIPModel : IImageTextModel
         var config = HfConfig.Load(directory);
         if (config.ModelType is not (null or "altclip"))
             throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not an AltCLIP model (expected 'altclip')");
-        var ckpt = SafetensorsCheckpoint.Open(directory);
-        try
-        {
-            var vb = new VarBuilder(ckpt);
-            var model = new AltCLIPModel(vb, backend, config.Bind<AltCLIPConfig>(), ckpt);
-            vb.ThrowIfUnused(k => k.EndsWith("position_ids", StringComparison.Ordinal) || k.EndsWith("token_type_ids", StringComparison.Ordinal));
-            return model;
-        }
-        catch
-        {
-            ckpt.Dispose();
-            throw;
-        }
+        var c = config.Bind<AltCLIPConfig>();
+        return VarBuilder.Build(directory, (vb, ckpt) => new AltCLIPModel(vb, backend, c, ckpt),
+            k => VarBuilder.IsPositionIdsBuffer(k) || k.EndsWith("token_type_ids", StringComparison.Ordinal));
     }
 
     public AltCLIPConfig Config { get; }

@@ -502,23 +502,16 @@ public sealed class Blip2ForConditionalGeneration : IAutoregressiveModel, IDispo
         if (textType == "opt") { opt = hf.Bind<OPTConfig>("text_config"); opt.Validate(hf.Source + "#text_config"); }
         else if (textType == "t5") { t5 = hf.Bind<T5Config>("text_config"); t5.Validate(hf.Source + "#text_config"); }
         else throw new ModelLoadException($"{hf.Source}: BLIP-2 text_config.model_type '{textType}' is not supported (opt, t5)");
-        var ckpt = SafetensorsCheckpoint.Open(directory);
-        try
-        {
-            var vb = new VarBuilder(ckpt);
-            var model = new Blip2ForConditionalGeneration(vb, backend, c, qformer, opt, t5, ckpt);
-            model.GenerationDefaults = GenerationDefaults.Load(directory, [model.EosTokenId], model.PadTokenId);
-            const string lm = "language_model.";
-            vb.ThrowIfUnused(k => k.EndsWith("position_ids", StringComparison.Ordinal)
+        const string lm = "language_model.";
+        return VarBuilder.Build(directory, (vb, ckpt) =>
+            {
+                var model = new Blip2ForConditionalGeneration(vb, backend, c, qformer, opt, t5, ckpt);
+                model.GenerationDefaults = GenerationDefaults.Load(directory, [model.EosTokenId], model.PadTokenId);
+                return model;
+            },
+            k => VarBuilder.IsPositionIdsBuffer(k)
                 || (opt is not null && opt.TieWordEmbeddings && k == lm + "lm_head.weight")
                 || (t5 is not null && k.StartsWith(lm, StringComparison.Ordinal) && T5ForConditionalGeneration.IsTiedCopy(k[lm.Length..], t5)));
-            return model;
-        }
-        catch
-        {
-            ckpt.Dispose();
-            throw;
-        }
     }
 
     /// <summary>language_projection(Q-Former query outputs) (B, Q, Ct).</summary>

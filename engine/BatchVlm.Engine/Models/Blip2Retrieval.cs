@@ -78,19 +78,8 @@ public sealed class Blip2ForImageTextRetrieval : IDisposable
     {
         var hf = HfConfig.Load(directory);
         var (c, qformer) = Blip2ImageQuerying.BindConfig(hf);
-        var ckpt = SafetensorsCheckpoint.Open(directory);
-        try
-        {
-            var vb = new VarBuilder(ckpt);
-            var model = new Blip2ForImageTextRetrieval(vb, backend, c, qformer, ckpt);
-            vb.ThrowIfUnused(k => k.EndsWith("position_ids", StringComparison.Ordinal));
-            return model;
-        }
-        catch
-        {
-            ckpt.Dispose();
-            throw;
-        }
+        return VarBuilder.Build(directory, (vb, ckpt) => new Blip2ForImageTextRetrieval(vb, backend, c, qformer, ckpt),
+            VarBuilder.IsPositionIdsBuffer);
     }
 
     /// <summary>ITM: Q-Former on [queries; text] (bidirectional, queries cross-attend to the image) → its output

@@ -344,19 +344,8 @@ public sealed class CLIPModel : IImageTextModel
         var config = HfConfig.Load(directory);
         if (config.ModelType is not (null or "clip"))
             throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not a CLIP model");
-        var ckpt = SafetensorsCheckpoint.Open(directory);
-        try
-        {
-            var vb = new VarBuilder(ckpt);
-            var model = new CLIPModel(vb, backend, config.Bind<CLIPConfig>(), ckpt);
-            vb.ThrowIfUnused(k => k.EndsWith("position_ids", StringComparison.Ordinal));
-            return model;
-        }
-        catch
-        {
-            ckpt.Dispose();
-            throw;
-        }
+        var c = config.Bind<CLIPConfig>();
+        return VarBuilder.Build(directory, (vb, ckpt) => new CLIPModel(vb, backend, c, ckpt), VarBuilder.IsPositionIdsBuffer);
     }
 
     public CLIPConfig Config { get; }

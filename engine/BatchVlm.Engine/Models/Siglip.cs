@@ -268,20 +268,9 @@ public sealed class SiglipModel : IImageTextModel
         var config = HfConfig.Load(directory);
         if (config.ModelType is not (null or "siglip"))
             throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not a SigLIP model");
-        var ckpt = SafetensorsCheckpoint.Open(directory);
-        try
-        {
-            var vb = new VarBuilder(ckpt);
-            var c = config.Bind<SiglipConfig>();
-            var model = new SiglipModel(vb, backend, c.TextConfig, c.VisionConfig, ckpt);
-            vb.ThrowIfUnused(k => k.EndsWith("position_ids", StringComparison.Ordinal));
-            return model;
-        }
-        catch
-        {
-            ckpt.Dispose();
-            throw;
-        }
+        var c = config.Bind<SiglipConfig>();
+        return VarBuilder.Build(directory, (vb, ckpt) => new SiglipModel(vb, backend, c.TextConfig, c.VisionConfig, ckpt),
+            VarBuilder.IsPositionIdsBuffer);
     }
 
     public SiglipTextTransformer TextModel { get; }
