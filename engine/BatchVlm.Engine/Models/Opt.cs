@@ -293,13 +293,16 @@ public sealed class OPTDecoderState : IDecoderState
 }
 
 /// <summary>OPT with its LM head (`model.decoder.*`, `lm_head.weight` tied to `model.decoder.embed_tokens.weight`).</summary>
-public sealed class OPTForCausalLM : IAutoregressiveModel
+public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
 {
+    private readonly SafetensorsCheckpoint? _checkpoint;
     private readonly Tensor _lmHead;  // (V, E)
 
     /// <param name="vb">scope holding `model.` (and `lm_head.` when untied)</param>
-    public OPTForCausalLM(OPTConfig config, VarBuilder vb, IBackend backend)
+    /// <param name="owned">the checkpoint to release on Dispose when this model loaded it (null inside BLIP-2, which owns it)</param>
+    public OPTForCausalLM(OPTConfig config, VarBuilder vb, IBackend backend, SafetensorsCheckpoint? owned = null)
     {
+        _checkpoint = owned;
         Config = config;
         Backend = backend;
         Decoder = new OPTDecoder(config, vb.Sub("model").Sub("decoder"), backend);
@@ -321,12 +324,12 @@ public sealed class OPTForCausalLM : IAutoregressiveModel
             throw new ModelLoadException($"{hf.Source}: model_type '{mt}' is not an OPT model (expected 'opt')");
         var config = hf.Bind<OPTConfig>();
         config.Validate(hf.Source);
-        var checkpoint = SafetensorsCheckpoint.Open(modelDir);
-        var vb = new VarBuilder(checkpoint);
-        var model = new OPTForCausalLM(config, vb, backend);
-        vb.ThrowIfUnused(k => config.TieWordEmbeddings && k == "lm_head.weight");
-        return model;
+        return VarBuilder.Build(modelDir, (vb, ckpt) => new OPTForCausalLM(config, vb, backend, ckpt),
+            k => config.TieWordEmbeddings && k == "lm_head.weight");
     }
+
+    /// <summary>Releases the memory-mapped weights when <see cref="Load"/> opened them.</summary>
+    public void Dispose() => _checkpoint?.Dispose();
 
     /// <summary>Token embeddings (B, T, E).</summary>
     public Tensor Embed(long[,] inputIds)

@@ -397,14 +397,17 @@ public sealed class T5DecoderState : IDecoderState
 }
 
 /// <summary>`shared`, `encoder.*`, `decoder.*`, `lm_head` (tied to shared when tie_word_embeddings).</summary>
-public sealed class T5ForConditionalGeneration : IAutoregressiveModel
+public sealed class T5ForConditionalGeneration : IAutoregressiveModel, IDisposable
 {
+    private readonly SafetensorsCheckpoint? _checkpoint;
     private readonly Tensor _lmHead;  // (V, C)
     private readonly float _outputScale;
 
     /// <param name="vb">scope holding `shared.`, `encoder.`, `decoder.`, `lm_head.`</param>
-    public T5ForConditionalGeneration(T5Config config, VarBuilder vb, IBackend backend)
+    /// <param name="owned">the checkpoint to release on Dispose when this model loaded it (null inside BLIP-2, which owns it)</param>
+    public T5ForConditionalGeneration(T5Config config, VarBuilder vb, IBackend backend, SafetensorsCheckpoint? owned = null)
     {
+        _checkpoint = owned;
         Config = config;
         Backend = backend;
         Shared = Embedding.Load(vb.Sub("shared"), backend, config.VocabSize, config.DModel);
@@ -435,12 +438,12 @@ public sealed class T5ForConditionalGeneration : IAutoregressiveModel
             throw new ModelLoadException($"{hf.Source}: model_type '{mt}' is not a T5 model (expected 't5')");
         var config = hf.Bind<T5Config>();
         config.Validate(hf.Source);
-        var checkpoint = SafetensorsCheckpoint.Open(modelDir);
-        var vb = new VarBuilder(checkpoint);
-        var model = new T5ForConditionalGeneration(config, vb, backend);
-        vb.ThrowIfUnused(k => IsTiedCopy(k, config));
-        return model;
+        return VarBuilder.Build(modelDir, (vb, ckpt) => new T5ForConditionalGeneration(config, vb, backend, ckpt),
+            k => IsTiedCopy(k, config));
     }
+
+    /// <summary>Releases the memory-mapped weights when <see cref="Load"/> opened them.</summary>
+    public void Dispose() => _checkpoint?.Dispose();
 
     /// <summary>shared embeddings of ids (B, T) → (B, T, C).</summary>
     public Tensor Embed(long[,] ids)

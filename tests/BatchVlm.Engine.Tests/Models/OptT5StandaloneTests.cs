@@ -62,6 +62,30 @@ public class OptT5StandaloneTests
     }
 
     [Fact]
+    public void StandaloneLoad_Dispose_ReleasesTheMemoryMappedWeights()
+    {
+        if (!File.Exists("/proc/self/maps")) Assert.Skip("needs /proc/self/maps (Linux) to see the mappings");
+        foreach (var fixture in new[] { "blip2-opt-tiny", "blip2-t5-tiny" })
+        {
+            var dir = Extract(fixture);
+            try
+            {
+                var weights = Path.Combine(dir, "model.safetensors");
+                IDisposable model = fixture.Contains("opt", StringComparison.Ordinal)
+                    ? OPTForCausalLM.Load(dir, CpuBackend.Default)
+                    : T5ForConditionalGeneration.Load(dir, CpuBackend.Default);
+                Assert.Contains(weights, File.ReadAllText("/proc/self/maps"));
+                model.Dispose();
+                Assert.DoesNotContain(weights, File.ReadAllText("/proc/self/maps"));
+            }
+            finally
+            {
+                Directory.Delete(dir, true);
+            }
+        }
+    }
+
+    [Fact]
     public void T5Load_StandaloneCheckpoint_EqualsTheBlip2LanguageModel()
     {
         var dir = Extract("blip2-t5-tiny");
