@@ -48,7 +48,8 @@ public sealed class GemmaBench : IBenchArea
         var ours = new Dictionary<(string, int, int), Samples>();
         var reference = new Dictionary<(string, int, int), (double Med, double Min, double Max)>();
         string script = Path.Combine(BenchTiming.RepoRoot(), "bench", "BatchVlm.Bench", "Gemma", "gemma_torch.py");
-        long layerBytes = 0;
+        long layerWeights = 0;
+        long layerBytes = 0; // ours: decode weight bytes per layer per step, in the checkpoint dtype
         foreach (int layers in layerCounts)
         {
             var shape = RandomCheckpoint.Gemma2B(layers, vocab: 256);
@@ -60,7 +61,8 @@ public sealed class GemmaBench : IBenchArea
                 Console.WriteLine($"# wrote {ckpt} ({RandomCheckpoint.Mb(bytes)}) in {sw.Elapsed.TotalSeconds:0.0} s");
             }
             var model = GemmaForCausalLM.Load(ckpt, CpuBackend.Default);
-            layerBytes = (long)(2L * 2048 * 2048 + 2L * 2048 * 256 + 3L * 2048 * 16384) * (dtype == SafetensorsDtype.BF16 ? 2 : 4);
+            layerWeights = shape.LayerWeights;
+            layerBytes = layerWeights * (dtype == SafetensorsDtype.BF16 ? 2 : 4);
             var rng = new Random(7);
             foreach (int b in batches)
             {
@@ -129,7 +131,8 @@ public sealed class GemmaBench : IBenchArea
                         if (t is not null) t /= steps;
                     }
                     string gbs = bench == "decode" ? $"{layerBytes / o / 1e9:0.0}" : "-";
-                    string tgbs = bench == "decode" && t is not null ? $"{2048L * (2 * 2048 + 2 * 256 + 3 * 16384) * 4 / t.Value / 1e9:0.0}" : "-";
+                    // torch runs f32 weights: 4 bytes each
+                    string tgbs = bench == "decode" && t is not null ? $"{layerWeights * 4 / t.Value / 1e9:0.0}" : "-";
                     string pct = bench == "decode" ? $"{100 * layerBytes / o / bandwidth:0}%" : "-";
                     Console.WriteLine($"| {bench} | {b} | {o * 1e3:0.00} | {(t is null ? "-" : (t.Value * 1e3).ToString("0.00", Inv))} | {(t is null ? "-" : (o / t.Value).ToString("0.00", Inv))} | {gbs} | {tgbs} | {pct} |");
                 }

@@ -11,7 +11,13 @@ namespace BatchVlm.Bench.Gemma;
 
 internal static class RandomCheckpoint
 {
-    public sealed record GemmaShape(int Vocab, int Hidden, int Intermediate, int Layers, int Heads, int KvHeads, int HeadDim);
+    public sealed record GemmaShape(int Vocab, int Hidden, int Intermediate, int Layers, int Heads, int KvHeads, int HeadDim)
+    {
+        /// <summary>Matrix weights of one decoder layer (q, k, v, o, gate, up, down; norms left out): what a decode step
+        /// streams per layer.</summary>
+        public long LayerWeights =>
+            (long)Hidden * HeadDim * (2 * Heads + 2 * KvHeads) + 3L * Hidden * Intermediate;
+    }
 
     /// <summary>Gemma-2B's layer shape (google/gemma-2b config.json).</summary>
     public static GemmaShape Gemma2B(int layers, int vocab) => new(vocab, 2048, 16384, layers, 8, 1, 256);
