@@ -2,7 +2,7 @@
 // runs the model's Hugging Face image processor (engine/BatchVlm.Imaging, bit-identical with transformers 4.46.1 +
 // Pillow 9.4) on the files in the order given and writes one float32 tensor `pixel_values` (N, 3, H, W).
 // Exit codes: 0 written; 1 an image could not be decoded (every bad file is listed, nothing is written);
-// 2 the processor config is missing or unsupported.
+// 2 the processor config is missing or unsupported, or a native image library (libvips, libturbojpeg) is missing.
 using System.CommandLine;
 using System.Diagnostics;
 using BatchVlm.Imaging;
@@ -74,7 +74,13 @@ public static class PreprocessCommand
         }
         var (h, w) = size;
         var pixels = new float[(long)images.Length * 3 * h * w];
-        var decodeErrors = processor.PreprocessBatch(inputs, pixels, Math.Max(1, threads));
+        ImageDecodeException?[] decodeErrors;
+        try { decodeErrors = processor.PreprocessBatch(inputs, pixels, Math.Max(1, threads)); }
+        catch (BatchVlm.Imaging.Native.ImagingNativeLibraryException e)
+        {
+            Console.Error.WriteLine($"preprocess: {e.Message}");
+            return 2;
+        }
         for (int i = 0; i < decodeErrors.Length; i++)
             if (decodeErrors[i] is { } e && !errors.ContainsKey(i)) errors[i] = e.WithItem(images[i]).Message;
         if (errors.Count > 0)
