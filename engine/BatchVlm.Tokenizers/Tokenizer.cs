@@ -264,6 +264,8 @@ internal sealed class HfTextDecoder(AddedVocabulary added, Func<int, string?> mo
 internal sealed class HfSegmentEncoder(INormalizer? normalizer, IPreTokenizer? preTokenizer, Models.IModel model) : ISegmentEncoder
 {
     [ThreadStatic] private static List<string>? t_pieces;
+    /// <summary>A per-thread list grown past this many pieces is dropped after use, so one huge text is not kept alive.</summary>
+    private const int KeepPieces = 1 << 16;
 
     public void Encode(string segment, bool atStart, List<int> ids)
     {
@@ -281,5 +283,6 @@ internal sealed class HfSegmentEncoder(INormalizer? normalizer, IPreTokenizer? p
         }
         else foreach (var p in pieces) model.Tokenize(p, ids);
         pieces.Clear();
+        if (pieces.Capacity > KeepPieces) t_pieces = null;
     }
 }

@@ -18,6 +18,8 @@ internal enum SlowFlavor { Gemma, Llama, T5, XlmRoberta }
 internal sealed class SentencePieceSegmentEncoder(SentencePieceProcessor sp, bool fairseq) : ISegmentEncoder
 {
     [ThreadStatic] private static List<int>? t_buffer;
+    /// <summary>A per-thread buffer grown past this many ids is dropped after use, so one huge text is not kept alive.</summary>
+    private const int KeepIds = 1 << 16;
 
     public void Encode(string segment, bool atStart, List<int> ids)
     {
@@ -26,6 +28,8 @@ internal sealed class SentencePieceSegmentEncoder(SentencePieceProcessor sp, boo
         buf.Clear();
         sp.Encode(segment, buf);
         foreach (int id in buf) ids.Add(id == sp.UnkId ? 3 : id + 1);
+        buf.Clear();
+        if (buf.Capacity > KeepIds) t_buffer = null;
     }
 }
 
