@@ -34,4 +34,14 @@ public sealed class PixelValuesFileTests
         var e = Assert.Throws<ArgumentException>(() => PixelValuesFile.Write(new MemoryStream(), new float[10], [1, 3, 2, 2]));
         Assert.Contains("holds 12 values", e.Message);
     }
+
+    [Fact]
+    public void Write_BadShapeToPath_ThrowsWithoutCreatingTheFile()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"pv-{Guid.NewGuid():N}.safetensors");
+        Assert.Throws<ArgumentException>(() => PixelValuesFile.Write(path, new float[10], [1, 3, 2, 2]));
+        var e = Assert.Throws<ArgumentException>(() => PixelValuesFile.Write(path, new float[4], [-2, -2]));
+        Assert.Contains("negative dimension", e.Message);
+        Assert.False(File.Exists(path));
+    }
 }

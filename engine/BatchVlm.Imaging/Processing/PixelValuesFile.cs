@@ -9,18 +9,28 @@ namespace BatchVlm.Imaging.Processing;
 
 public static class PixelValuesFile
 {
+    /// <summary>Writes <paramref name="path"/>; a shape that does not fit the data throws before the file is created.</summary>
     public static void Write(string path, ReadOnlySpan<float> data, ReadOnlySpan<long> shape, string name = "pixel_values",
         IReadOnlyDictionary<string, string>? metadata = null)
     {
+        var header = Header(data, shape, name, metadata);
         using var stream = File.Create(path);
-        Write(stream, data, shape, name, metadata);
+        WriteFile(stream, header, data);
     }
 
     public static void Write(Stream stream, ReadOnlySpan<float> data, ReadOnlySpan<long> shape, string name = "pixel_values",
-        IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyDictionary<string, string>? metadata = null) =>
+        WriteFile(stream, Header(data, shape, name, metadata), data);
+
+    /// <summary>The JSON header padded with spaces to a multiple of 8 bytes, after checking the shape against the data.</summary>
+    private static byte[] Header(ReadOnlySpan<float> data, ReadOnlySpan<long> shape, string name, IReadOnlyDictionary<string, string>? metadata)
     {
         long count = 1;
-        foreach (var d in shape) count *= d;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new ArgumentException($"shape ({string.Join(", ", shape.ToArray())}) has a negative dimension", nameof(shape));
+            count = checked(count * d);
+        }
         if (count != data.Length) throw new ArgumentException($"shape ({string.Join(", ", shape.ToArray())}) holds {count} values, data has {data.Length}");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("big-endian host");
         var json = new StringBuilder("{");
@@ -31,13 +41,19 @@ public static class PixelValuesFile
             json.Append("},");
         }
         json.Append($"{Quote(name)}:{{\"dtype\":\"F32\",\"shape\":[{string.Join(",", shape.ToArray())}],\"data_offsets\":[0,{count * 4}]}}}}");
-        var header = Encoding.UTF8.GetBytes(json.ToString());
-        int padded = (header.Length + 7) / 8 * 8;
+        int length = Encoding.UTF8.GetByteCount(json.ToString());
+        var header = new byte[(length + 7) / 8 * 8];
+        Encoding.UTF8.GetBytes(json.ToString(), header);
+        header.AsSpan(length).Fill((byte)' ');
+        return header;
+    }
+
+    private static void WriteFile(Stream stream, byte[] header, ReadOnlySpan<float> data)
+    {
         Span<byte> prefix = stackalloc byte[8];
-        BitConverter.TryWriteBytes(prefix, (ulong)padded);
+        BitConverter.TryWriteBytes(prefix, (ulong)header.Length);
         stream.Write(prefix);
         stream.Write(header);
-        for (int i = header.Length; i < padded; i++) stream.WriteByte((byte)' ');
         stream.Write(MemoryMarshal.AsBytes(data));
     }
 
