@@ -72,7 +72,7 @@ internal static unsafe class VipsDecoder
         int length = data.Length;
         if (VipsNative.vips_foreign_find_load_buffer(p, (nuint)length) == IntPtr.Zero)
         {
-            VipsNative.vips_error_clear();
+            VipsNative.TakeError(); // "not a known file format": the message below says it better
             throw new ImageDecodeException(ImageDecodeErrorKind.UnsupportedFormat,
                 $"no decoder for this {(format == ImageFormat.Unknown ? "data" : format.ToString())} (libvips has no loader for it)");
         }
@@ -95,8 +95,7 @@ internal static unsafe class VipsDecoder
 
     private static ImageDecodeException Failure(ImageFormat format, ReadOnlySpan<byte> data)
     {
-        var message = VipsNative.ErrorBuffer();
-        VipsNative.vips_error_clear();
+        var message = VipsNative.TakeError();
         var lower = message.ToLowerInvariant();
         // libvips rarely says "truncated" (libpng reports a generic read error), so the container is checked too.
         var kind = ImageProbe.LooksTruncated(format, data) || lower.Contains("truncat") || lower.Contains("premature") || lower.Contains("end of") || lower.Contains("eof") ||

@@ -34,7 +34,7 @@ internal static unsafe partial class VipsNative
         // failures reach us through the error buffer instead. .NET's Environment does not write the C environment.
         g_setenv("VIPS_WARNING", "0", 0);
         if (vips_init("batchvlm") != 0)
-            throw new ImagingNativeLibraryException(NativeLibraries.Vips, "vips_init failed: " + ErrorBuffer());
+            throw new ImagingNativeLibraryException(NativeLibraries.Vips, "vips_init failed: " + TakeError());
         // Never load through ImageMagick / poppler & co. (vips "untrusted" loaders) from archive bytes.
         vips_block_untrusted_set(1);
         // One image at a time per caller thread; parallelism comes from our own workers.
@@ -91,10 +91,7 @@ internal static unsafe partial class VipsNative
     internal static partial IntPtr vips_image_write_to_memory(IntPtr image, out nuint size);
 
     [LibraryImport(NativeLibraries.Vips)]
-    private static partial IntPtr vips_error_buffer();
-
-    [LibraryImport(NativeLibraries.Vips)]
-    internal static partial void vips_error_clear();
+    private static partial IntPtr vips_error_buffer_copy();
 
     [LibraryImport(NativeLibraries.GObject)]
     internal static partial void g_object_unref(IntPtr obj);
@@ -105,6 +102,17 @@ internal static unsafe partial class VipsNative
     [LibraryImport(NativeLibraries.GLib, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int g_setenv(string variable, string value, int overwrite);
 
-    /// <summary>The libvips error buffer, trimmed. Note: libvips keeps one process-wide buffer.</summary>
-    internal static string ErrorBuffer() => (Marshal.PtrToStringUTF8(vips_error_buffer()) ?? "").Trim();
+    /// <summary>
+    /// Takes the libvips error buffer (trimmed) and clears it. libvips keeps one process-wide buffer:
+    /// vips_error_buffer_copy copies and clears it under libvips' own lock, where reading with vips_error_buffer and
+    /// then calling vips_error_clear would race with other threads' decodes. A concurrent failure's text may still be
+    /// in the same buffer; it only adds words to the message.
+    /// </summary>
+    internal static string TakeError()
+    {
+        var copy = vips_error_buffer_copy();
+        if (copy == IntPtr.Zero) return "";
+        try { return (Marshal.PtrToStringUTF8(copy) ?? "").Trim(); }
+        finally { g_free(copy); }
+    }
 }
