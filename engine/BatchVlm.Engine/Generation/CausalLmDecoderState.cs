@@ -66,11 +66,21 @@ public class CausalLmDecoderState : IDecoderState
         }
     }
 
-    /// <summary>Adds one real token per row; returns its positions (B, 1) and the key padding (B, L) flattened, or null
-    /// when no row has padding.</summary>
-    public (long[,] Positions, long[]? KeyPadding) Advance()
+    /// <summary>Adds one real token per row (checked first: one per row, inside [0, <paramref name="vocabSize"/>)) and
+    /// returns what the model's decode step feeds its decoder: the ids (B, 1), their positions (B, 1) and the key padding
+    /// (B, L) flattened, or null when no row has padding.</summary>
+    public (long[,] Ids, long[,] Positions, long[]? KeyPadding) Advance(ReadOnlySpan<int> tokens, int vocabSize)
     {
         int b = BatchSize;
+        if (tokens.Length != b)
+            throw new ArgumentException($"decode step: expected one token per decoder-state row ({b}), got {tokens.Length}");
+        var ids = new long[b, 1];
+        for (int r = 0; r < b; r++)
+        {
+            if ((uint)tokens[r] >= (uint)vocabSize)
+                throw new ArgumentException($"decode step: token {tokens[r]} of row {r} is outside the vocabulary [0, {vocabSize})");
+            ids[r, 0] = tokens[r];
+        }
         var positions = new long[b, 1];
         bool anyPad = false;
         for (int r = 0; r < b; r++)
@@ -79,11 +89,11 @@ public class CausalLmDecoderState : IDecoderState
             _keyMask[r].Add(1);
             anyPad |= _hasPadding[r];
         }
-        if (!anyPad) return (positions, null);
+        if (!anyPad) return (ids, positions, null);
         int l = _keyMask[0].Count;
         var pad = new long[b * l];
         for (int r = 0; r < b; r++) _keyMask[r].CopyTo(pad, r * l);
-        return (positions, pad);
+        return (ids, positions, pad);
     }
 
     public void Dispose() => Cache.Dispose();

@@ -364,16 +364,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
         if (state is not CausalLmDecoderState s)
             throw new ArgumentException($"GemmaForCausalLM.DecodeStep needs the CausalLmDecoderState its Prefill returned, got {state?.GetType().Name ?? "null"}");
         int b = s.BatchSize;
-        if (tokens.Length != b)
-            throw new ArgumentException($"GemmaForCausalLM.DecodeStep: expected one token per decoder-state row ({b}), got {tokens.Length}");
-        var ids = new long[b, 1];
-        for (int r = 0; r < b; r++)
-        {
-            if ((uint)tokens[r] >= (uint)VocabSize)
-                throw new ArgumentException($"GemmaForCausalLM.DecodeStep: token {tokens[r]} of row {r} is outside the vocabulary [0, {VocabSize})");
-            ids[r, 0] = tokens[r];
-        }
-        var (positions, pad) = s.Advance();
+        var (ids, positions, pad) = s.Advance(tokens, VocabSize);
         using var padding = pad is null ? null : Backend.FromInt64(pad, b, pad.Length / b);
         var mask = new AttentionMask { KeyPadding = padding };
         using var embeds = Embed(ids);                                          // (B, 1, C)

@@ -8,6 +8,8 @@ namespace BatchVlm.Engine.Tests.Generation;
 
 public sealed class CausalLmDecoderStateTests
 {
+    private const int Vocab = 10;
+
     private static CausalLmDecoderState State(long[,] mask, long[] next) =>
         new(new KvCache(CpuBackend.Default, layers: 1, batchSize: mask.GetLength(0), capacity: 8, kvHeads: 1, headDim: 2), mask, next);
 
@@ -15,10 +17,10 @@ public sealed class CausalLmDecoderStateTests
     public void Advance_NoPadding_ReturnsPositionsAndNoKeyPadding()
     {
         using var s = State(new long[,] { { 1, 1 }, { 1, 1 } }, [2, 5]);
-        var (positions, pad) = s.Advance();
+        var (_, positions, pad) = s.Advance([3, 4], Vocab);
         Assert.Equal(new long[,] { { 2 }, { 5 } }, positions);
         Assert.Null(pad);
-        (positions, _) = s.Advance();
+        (_, positions, _) = s.Advance([3, 4], Vocab);
         Assert.Equal(new long[,] { { 3 }, { 6 } }, positions);
     }
 
@@ -26,8 +28,8 @@ public sealed class CausalLmDecoderStateTests
     public void Advance_LeftPaddedRow_KeepsPromptPaddingMasked()
     {
         using var s = State(new long[,] { { 0, 1, 1 }, { 1, 1, 1 } }, [2, 3]);
-        s.Advance();
-        var (_, pad) = s.Advance();
+        s.Advance([3, 4], Vocab);
+        var (_, _, pad) = s.Advance([3, 4], Vocab);
         Assert.Equal(new long[] { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1 }, pad);
     }
 
@@ -36,10 +38,21 @@ public sealed class CausalLmDecoderStateTests
     {
         using var s = State(new long[,] { { 0, 1 }, { 1, 1 } }, [1, 2]);
         s.SelectRows([1, 1]);
-        var (positions, pad) = s.Advance();
+        var (_, positions, pad) = s.Advance([3, 4], Vocab);
         Assert.Equal(2, s.BatchSize);
         Assert.Equal(new long[,] { { 2 }, { 2 } }, positions);
         Assert.Null(pad);
+    }
+
+    [Fact]
+    public void Advance_TokenOutsideVocabulary_ThrowsBeforeAdvancing()
+    {
+        using var s = State(new long[,] { { 1, 1 }, { 1, 1 } }, [2, 5]);
+        var e = Assert.Throws<ArgumentException>(() => s.Advance([3, Vocab], Vocab));
+        Assert.Contains($"token {Vocab} of row 1", e.Message);
+        var (ids, positions, _) = s.Advance([3, 4], Vocab);
+        Assert.Equal(new long[,] { { 3 }, { 4 } }, ids);
+        Assert.Equal(new long[,] { { 2 }, { 5 } }, positions);
     }
 
     [Fact]
