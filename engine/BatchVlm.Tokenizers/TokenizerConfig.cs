@@ -49,15 +49,9 @@ public sealed record TokenizerConfig
         return config;
     }
 
-    private static JsonDocument ParseJson(string json, string source)
-    {
-        try { return JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true }); }
-        catch (JsonException e) { throw new TokenizerFormatException(source, $"$ (line {e.LineNumber + 1}, byte {e.BytePositionInLine})", e.Message, e); }
-    }
-
     internal static TokenizerConfig Parse(string json, string source, TokenizerConfig baseConfig, bool isSettings)
     {
-        using var doc = ParseJson(json, source);
+        using var doc = ClassicFiles.ParseJson(json, source, allowTrailingCommas: true);
         var root = doc.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new TokenizerFormatException(source, "$", "expected a JSON object");
         string prefix = "$";

@@ -128,9 +128,11 @@ internal static class ClassicFiles
             post, decoder, model.IdToToken, model.TokenToId, model.VocabSize, config, null, null, vocab.TryGetValue(padS, out int padId) ? padId : null, Required(unkS, "unk_token"));
     }
 
-    internal static JsonDocument ParseJson(string json, string source)
+    /// <summary>Parses a JSON file's text; a syntax error is a TokenizerFormatException naming the line and byte.</summary>
+    /// <param name="allowTrailingCommas">config files only (tokenizer_config.json, special_tokens_map.json)</param>
+    internal static JsonDocument ParseJson(string json, string source, bool allowTrailingCommas = false)
     {
-        try { return JsonDocument.Parse(json); }
+        try { return JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = allowTrailingCommas }); }
         catch (JsonException e) { throw new TokenizerFormatException(source, $"$ (line {e.LineNumber + 1}, byte {e.BytePositionInLine})", e.Message, e); }
     }
 }
