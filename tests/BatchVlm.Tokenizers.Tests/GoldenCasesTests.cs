@@ -43,14 +43,12 @@ public sealed class GoldenCasesTests
             $"{tok.Description} ({folder}): {cases.Count - matched} of {cases.Count} cases differ; first mismatches:\n" + string.Join("\n", failures.Take(8)));
     }
 
+    /// <summary>The fixture folders copied into tests/fixtures (the ones a fresh clone always has).</summary>
+    public static TheoryData<string> CopiedFolders() =>
+        ["bert-base-uncased", "gpt2", "opt", "t5", "standin-gemma", "standin-paligemma", "standin-xlm-roberta"];
+
     [Theory]
-    [InlineData("bert-base-uncased")]
-    [InlineData("gpt2")]
-    [InlineData("opt")]
-    [InlineData("t5")]
-    [InlineData("standin-gemma")]
-    [InlineData("standin-paligemma")]
-    [InlineData("standin-xlm-roberta")]
+    [MemberData(nameof(CopiedFolders))]
     public void Encode_CopiedFixtureFolder_MatchesEveryGoldenCase(string folder)
     {
         var path = Fixtures.Local(folder);
@@ -58,13 +56,7 @@ public sealed class GoldenCasesTests
     }
 
     [Theory]
-    [InlineData("bert-base-uncased")]
-    [InlineData("gpt2")]
-    [InlineData("opt")]
-    [InlineData("t5")]
-    [InlineData("standin-gemma")]
-    [InlineData("standin-paligemma")]
-    [InlineData("standin-xlm-roberta")]
+    [MemberData(nameof(CopiedFolders))]
     public void Decode_CleanUpTokenizationSpaces_MatchesDecodedWithCleanup(string folder)
     {
         // decoded_with_cleanup = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=True): what
