@@ -17,6 +17,13 @@ public sealed record BlobAccount(string Name, Uri BlobEndpoint, BlobCredential C
     /// <summary>Azurite's fixed development account (used by UseDevelopmentStorage=true).</summary>
     public const string DevelopmentAccountName = "devstoreaccount1";
 
+    // One DefaultAzureCredential per process: each instance keeps its own token cache, so a fresh one per store (or
+    // per manifest line) would ask the identity source (managed identity endpoint, az CLI, ...) for a token every time.
+    private static readonly Lazy<TokenCredential> s_defaultCredential = new(() => new DefaultAzureCredential());
+
+    /// <summary>The process-wide DefaultAzureCredential used when no TokenCredential is given (thread-safe).</summary>
+    public static TokenCredential DefaultTokenCredential => s_defaultCredential.Value;
+
     // Azurite's documented, public development key: not a secret (https://learn.microsoft.com/azure/storage/common/storage-use-azurite).
     private const string DevelopmentAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
@@ -67,7 +74,7 @@ public sealed record BlobAccount(string Name, Uri BlobEndpoint, BlobCredential C
         else if (parts.TryGetValue("SharedAccessSignature", out var sas) && sas.Length > 0)
             credential = new SasCredential(sas);
         else if (blobEndpoint.Scheme == Uri.UriSchemeHttps)
-            credential = new TokenBlobCredential(tokenCredential ?? new DefaultAzureCredential());
+            credential = new TokenBlobCredential(tokenCredential ?? DefaultTokenCredential);
         else
             credential = AnonymousBlobCredential.Instance;
         return new BlobAccount(name, blobEndpoint, credential);
@@ -79,7 +86,7 @@ public sealed record BlobAccount(string Name, Uri BlobEndpoint, BlobCredential C
         var endpoint = new Uri(accountUrl.GetLeftPart(UriPartial.Path).TrimEnd('/'));
         var name = AccountNameFromEndpoint(endpoint)
                    ?? throw new FormatException($"Cannot tell the storage account from '{Secrets.RedactUri(accountUrl)}'.");
-        return new BlobAccount(name, endpoint, new TokenBlobCredential(tokenCredential ?? new DefaultAzureCredential()));
+        return new BlobAccount(name, endpoint, new TokenBlobCredential(tokenCredential ?? DefaultTokenCredential));
     }
 
     /// <summary>The account of a blob endpoint: the first host label (acct.blob.core.windows.net) or, for a path-style

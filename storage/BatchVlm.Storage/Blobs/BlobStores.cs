@@ -107,7 +107,7 @@ public static class BlobStores
                  && Uri.Compare(configured.BlobEndpoint, endpoint, UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
             credential = configured.Credential;
         else if (url.Scheme == Uri.UriSchemeHttps)
-            credential = new TokenBlobCredential(new Azure.Identity.DefaultAzureCredential());
+            credential = new TokenBlobCredential(BlobAccount.DefaultTokenCredential);
         else
             credential = AnonymousBlobCredential.Instance;
         return (new BlobAccount(accountName, endpoint, credential), container, prefix);
