@@ -273,7 +273,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     public int VocabSize => Config.VocabSize;
 
     /// <summary>eos / pad ids for generate(): generation_config.json when loaded from a folder that has one, else config.json's.</summary>
-    public GenerationDefaults GenerationDefaults { get; set; }
+    public GenerationDefaults GenerationDefaults { get; private set; }
 
     /// <summary>Loads config.json and the safetensors weights of <paramref name="modelDir"/>; fails on any unused weight.</summary>
     public static GemmaForCausalLM Load(string modelDir, IBackend backend)

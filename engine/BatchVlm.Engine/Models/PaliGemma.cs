@@ -91,6 +91,9 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
     /// <summary>Image tokens per image, (image_size / patch_size)² (the processor's image_seq_length).</summary>
     public int NumImageTokens { get; }
 
+    /// <summary>eos / pad ids for generate(): generation_config.json when loaded from a folder that has one, else config.json's.</summary>
+    public GenerationDefaults GenerationDefaults { get; private set; }
+
     /// <summary>Loads config.json and the safetensors weights of <paramref name="modelDir"/>; fails on unused weights.</summary>
     public static PaliGemmaForConditionalGeneration Load(string modelDir, IBackend backend)
     {
@@ -287,9 +290,6 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
         var (ids, mask) = GemmaForCausalLM.LeftPad(prompts, Config.PadTokenId);
         return Generate(ids, mask, pixelValues, options);
     }
-
-    /// <summary>eos / pad ids for generate(): generation_config.json when loaded from a folder that has one, else config.json's.</summary>
-    public GenerationDefaults GenerationDefaults { get; set; }
 
     /// <summary>Greedy options with the checkpoint's eos and pad ids and the given token budget.</summary>
     public GenerationOptions DefaultOptions(int maxNewTokens) => GenerationDefaults.Options(maxNewTokens);
