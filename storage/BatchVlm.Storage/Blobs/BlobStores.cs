@@ -73,7 +73,6 @@ public static class BlobStores
     /// token for https (DefaultAzureCredential) or anonymous for http.</summary>
     public static (BlobAccount Account, string Container, string Prefix) ParseBlobUrl(Uri url, IConfiguration configuration)
     {
-        var segments = Uri.UnescapeDataString(url.AbsolutePath).TrimStart('/').Split('/', 2);
         string accountName, container, prefix;
         Uri endpoint;
         if (BlobAccount.IsPathStyle(url))
@@ -89,6 +88,7 @@ public static class BlobStores
         else
         {
             accountName = url.Host.Split('.')[0];
+            var segments = Uri.UnescapeDataString(url.AbsolutePath).TrimStart('/').Split('/', 2);
             if (segments[0].Length == 0)
                 throw new FormatException($"'{Configuration.Secrets.RedactUri(url)}' names no container (expected https://account.blob.core.windows.net/container/prefix).");
             container = segments[0];
