@@ -221,76 +221,10 @@ public sealed class OPTDecoder
     }
 }
 
-/// <summary>Decoder state of an OPT batch between generation steps: KV cache, key padding per row (left padding stays
-/// masked) and each row's next position (count of real tokens so far).</summary>
-public sealed class OPTDecoderState : IDecoderState
-{
-    private List<long>[] _keyMask;
-    private long[] _nextPosition;
-
-    internal OPTDecoderState(KvCache cache, long[,] attentionMask, long[] nextPosition)
-    {
-        Cache = cache;
-        int b = attentionMask.GetLength(0), t = attentionMask.GetLength(1);
-        _keyMask = new List<long>[b];
-        for (int r = 0; r < b; r++)
-        {
-            _keyMask[r] = new List<long>(cache.Capacity);
-            for (int j = 0; j < t; j++) _keyMask[r].Add(attentionMask[r, j] != 0 ? 1 : 0);
-        }
-        _nextPosition = nextPosition;
-    }
-
-    public KvCache Cache { get; }
-    public int BatchSize => _keyMask.Length;
-
-    public void SelectRows(ReadOnlySpan<int> sourceRows)
-    {
-        Cache.SelectRows(sourceRows);
-        var masks = new List<long>[sourceRows.Length];
-        var pos = new long[sourceRows.Length];
-        for (int i = 0; i < sourceRows.Length; i++)
-        {
-            masks[i] = new List<long>(_keyMask[sourceRows[i]]);
-            pos[i] = _nextPosition[sourceRows[i]];
-        }
-        _keyMask = masks;
-        _nextPosition = pos;
-    }
-
-    /// <summary>Forgets the positions from <paramref name="length"/> on, so the same steps can be replayed (benchmarks).</summary>
-    public void Rewind(int length)
-    {
-        int drop = Cache.Length - length;
-        Cache.Truncate(length);
-        for (int r = 0; r < BatchSize; r++)
-        {
-            _keyMask[r].RemoveRange(length, drop);
-            _nextPosition[r] -= drop;
-        }
-    }
-
-    /// <summary>Adds one real token per row; returns its positions (B, 1) and the key padding (B, L) or null if none.</summary>
-    internal (long[,] Positions, long[]? KeyPadding) Advance()
-    {
-        int b = BatchSize;
-        var positions = new long[b, 1];
-        bool anyPad = false;
-        for (int r = 0; r < b; r++)
-        {
-            positions[r, 0] = _nextPosition[r]++;
-            _keyMask[r].Add(1);
-            anyPad |= _keyMask[r].Contains(0);
-        }
-        if (!anyPad) return (positions, null);
-        int l = _keyMask[0].Count;
-        var pad = new long[b * l];
-        for (int r = 0; r < b; r++) _keyMask[r].CopyTo(pad, r * l);
-        return (positions, pad);
-    }
-
-    public void Dispose() => Cache.Dispose();
-}
+/// <summary>Decoder state of an OPT batch between generation steps: exactly Generation/CausalLmDecoderState (key padding
+/// per row with left padding kept masked, each row's next position); the name stays for callers that cast to it.</summary>
+public sealed class OPTDecoderState(KvCache cache, long[,] attentionMask, long[] nextPosition)
+    : CausalLmDecoderState(cache, attentionMask, nextPosition);
 
 /// <summary>OPT with its LM head (`model.decoder.*`, `lm_head.weight` tied to `model.decoder.embed_tokens.weight`).</summary>
 public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
@@ -419,18 +353,10 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     /// <summary>One cached step: tokens (B) at each row's next position; attends to every cached key but padding.</summary>
     public Tensor DecodeStep(IDecoderState state, ReadOnlySpan<int> tokens)
     {
-        if (state is not OPTDecoderState s)
-            throw new ArgumentException($"OPTForCausalLM.DecodeStep needs an OPTDecoderState, got {state?.GetType().Name ?? "null"}");
+        if (state is not CausalLmDecoderState s)
+            throw new ArgumentException($"OPTForCausalLM.DecodeStep needs the CausalLmDecoderState its Prefill returned, got {state?.GetType().Name ?? "null"}");
         int b = s.BatchSize;
-        if (tokens.Length != b) throw new ArgumentException($"DecodeStep: {tokens.Length} tokens for {b} rows");
-        var ids = new long[b, 1];
-        for (int r = 0; r < b; r++)
-        {
-            if ((uint)tokens[r] >= (uint)VocabSize)
-                throw new ArgumentException($"DecodeStep: token {tokens[r]} of row {r} is outside the vocabulary [0, {VocabSize})");
-            ids[r, 0] = tokens[r];
-        }
-        var (positions, pad) = s.Advance();
+        var (ids, positions, pad) = s.Advance(tokens, VocabSize);
         using var padding = pad is null ? null : Backend.FromInt64(pad, b, pad.Length / b);
         var mask = new AttentionMask { KeyPadding = padding };
         using var embeds = Embed(ids);                                           // (B, 1, E)
