@@ -54,7 +54,7 @@ public static class ImageDecoder
     }
 
     /// <summary>The decompression-bomb and dimension guards, applied to header sizes before decoding.</summary>
-    internal static void CheckDimensions(int width, int height, DecodeOptions options)
+    public static void CheckDimensions(int width, int height, DecodeOptions options)
     {
         if (width <= 0 || height <= 0)
             throw new ImageDecodeException(ImageDecodeErrorKind.InvalidDimensions, $"image has size {width}x{height}");

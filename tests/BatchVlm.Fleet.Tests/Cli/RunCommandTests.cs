@@ -54,6 +54,41 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_InspectHeaderOnly_TruncatedBodyPassesAndBadHeadersStillFail()
+    {
+        var input = Path.Combine(_root, "in");
+        var corrupt = new Dictionary<string, TestImages.CorruptKind>
+        {
+            ["bad/truncated.jpg"] = TestImages.CorruptKind.TruncatedJpeg,
+            ["bad/zero.jpg"] = TestImages.CorruptKind.ZeroBytes,
+            ["bad/text.jpg"] = TestImages.CorruptKind.TextNamedJpg,
+        };
+        TestImages.WriteSet(input, 20, corrupt);
+        var output = Path.Combine(_root, "out");
+
+        var code = await RunCommand.Create().Parse(["--task", "inspect", "--input", input, "--output", output, "--params", """{"decode": false}"""])
+            .InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, code);
+        var byKey = File.ReadAllLines(Path.Combine(output, "results.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
+            .ToDictionary(l => (string)l["item_key"]!);
+        Assert.Equal(20, byKey.Count);
+        // The header of a truncated JPEG is intact: without a decode its body is not read, so it is not an error.
+        Assert.Equal("succeeded", (string)byKey["bad/truncated.jpg"]["status"]!);
+        Assert.Equal("zero_bytes", (string)byKey["bad/zero.jpg"]["error_kind"]!);
+        Assert.Equal("not_an_image", (string)byKey["bad/text.jpg"]["error_kind"]!);
+        Assert.All(byKey.Values.Where(l => (string)l["status"]! == "succeeded"), l => Assert.Equal(0.0, (double)l["decode_ms"]!));
+    }
+
+    [Fact]
+    public async Task Run_InspectDecodeNotABoolean_ExitsWithError()
+    {
+        var code = await RunCommand.Create().Parse(["--task", "inspect", "--input", _root, "--output", Path.Combine(_root, "o"), "--params", """{"decode": "no"}"""])
+            .InvokeAsync(cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(1, code);
+    }
+
+    [Fact]
     public async Task Run_MissingInputFolder_ExitsWithErrorNamingIt()
     {
         var missing = Path.Combine(_root, "does-not-exist");

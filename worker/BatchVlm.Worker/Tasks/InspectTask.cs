@@ -2,7 +2,10 @@
 // sha256 and the time a full decode took — or the decode error (zero bytes, truncated, not an image, too many
 // pixels, ...) as an item error. No model: its queue is batchvlm.process-shard.inspect.none. It decodes every image
 // fully (not only the header), so a truncated or corrupt body is caught, using BatchVlm.Imaging.ImageDecoder.
-// Parameters (JSON, all optional): {"max_pixels": 178956970} — the decompression-bomb limit (DecodeOptions.MaxPixels).
+// Parameters (JSON, all optional): {"max_pixels": 178956970} — the decompression-bomb limit (DecodeOptions.MaxPixels);
+// {"decode": false} — header only: a fast inventory of an archive (format, size, sha256) that reads no pixels, so a
+// corrupt body is not caught and decode_ms is 0. It is also how the fleet's own bookkeeping is measured
+// (scripts/bench/fleet.sh) without the decoder's cost.
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -51,27 +54,39 @@ public sealed class InspectTask : IShardTask
     public ValueTask<IShardTaskSession> OpenAsync(TaskRequest request, CancellationToken ct) =>
         ValueTask.FromResult<IShardTaskSession>(new Session(Parse(request.ParametersJson)));
 
-    private static DecodeOptions Parse(string parametersJson)
+    private sealed record Parameters(DecodeOptions Options, bool Decode);
+
+    private static Parameters Parse(string parametersJson)
     {
         var options = new DecodeOptions { ApplyExifOrientation = false };
+        var decode = true;
         if (string.IsNullOrWhiteSpace(parametersJson))
-            return options;
+            return new Parameters(options, decode);
         using var doc = JsonDocument.Parse(parametersJson);
         if (doc.RootElement.ValueKind != JsonValueKind.Object)
             throw new ArgumentException("inspect parameters must be a JSON object");
         foreach (var p in doc.RootElement.EnumerateObject())
         {
-            options = p.Name switch
+            switch (p.Name)
             {
-                "max_pixels" when p.Value.TryGetInt64(out var max) && max > 0 => options with { MaxPixels = max },
-                "max_pixels" => throw new ArgumentException("inspect parameter max_pixels must be a positive integer"),
-                _ => throw new ArgumentException($"unknown inspect parameter '{p.Name}' (known: max_pixels)"),
-            };
+                case "max_pixels" when p.Value.TryGetInt64(out var max) && max > 0:
+                    options = options with { MaxPixels = max };
+                    break;
+                case "max_pixels":
+                    throw new ArgumentException("inspect parameter max_pixels must be a positive integer");
+                case "decode" when p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False:
+                    decode = p.Value.GetBoolean();
+                    break;
+                case "decode":
+                    throw new ArgumentException("inspect parameter decode must be true or false");
+                default:
+                    throw new ArgumentException($"unknown inspect parameter '{p.Name}' (known: max_pixels, decode)");
+            }
         }
-        return options;
+        return new Parameters(options, decode);
     }
 
-    private sealed class Session(DecodeOptions options) : IShardTaskSession
+    private sealed class Session(Parameters parameters) : IShardTaskSession
     {
         public int BatchSize => 64;
 
@@ -81,8 +96,11 @@ public sealed class InspectTask : IShardTask
             var sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
             var clock = Stopwatch.StartNew();
             var info = ImageDecoder.Probe(bytes);
-            _ = ImageDecoder.DecodeRgb(bytes, options);
-            var ms = clock.Elapsed.TotalMilliseconds;
+            if (parameters.Decode)
+                _ = ImageDecoder.DecodeRgb(bytes, parameters.Options);
+            else
+                ImageDecoder.CheckDimensions(info.Width, info.Height, parameters.Options); // the guards DecodeRgb applies
+            var ms = parameters.Decode ? clock.Elapsed.TotalMilliseconds : 0;
             return new PreparedItem(item.Key, new InspectResult(item.Key, info.Format.ToString().ToLowerInvariant(), info.Width, info.Height,
                 info.Bands, info.ExifOrientation, bytes.LongLength, sha, Math.Round(ms, 3)));
         }
