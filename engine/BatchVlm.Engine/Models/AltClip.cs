@@ -82,26 +82,15 @@ public sealed class AltCLIPTextModel
     }
 }
 
-/// <summary>`AltCLIPModel`: text_model, vision_model (CLIP's), visual_projection, text_projection, logit_scale.</summary>
-public sealed class AltCLIPModel : IImageTextModel
+/// <summary>`AltCLIPModel`: text_model, vision_model (CLIP's), visual_projection, text_projection, logit_scale — the
+/// head is CLIP's (<see cref="ClipStyleDualEncoder"/>); the text tower is XLM-R with AltCLIP's pooling.</summary>
+public sealed class AltCLIPModel : ClipStyleDualEncoder
 {
-    private readonly SafetensorsCheckpoint? _checkpoint;
-    private readonly IBackend _backend;
-    private readonly Linear _visualProjection, _textProjection;
-
     public AltCLIPModel(VarBuilder vb, IBackend backend, AltCLIPConfig c, SafetensorsCheckpoint? owned = null)
+        : base(vb, backend, c.VisionConfig, c.TextConfig.ProjectDim, c.ProjectionDim, owned)
     {
-        _backend = backend;
-        _checkpoint = owned;
         Config = c;
         TextModel = new AltCLIPTextModel(vb.Sub("text_model"), backend, c.TextConfig);
-        VisionModel = new CLIPVisionTransformer(vb.Sub("vision_model"), backend, c.VisionConfig);
-        _visualProjection = Linear.Load(vb.Sub("visual_projection"), backend, c.VisionConfig.HiddenSize, c.ProjectionDim, bias: false);
-        _textProjection = Linear.Load(vb.Sub("text_projection"), backend, c.TextConfig.ProjectDim, c.ProjectionDim, bias: false);
-        using var scale = vb.TensorF32(backend, "logit_scale");
-        if (scale.ElementCount != 1)
-            throw new ModelLoadException($"'{vb.Key("logit_scale")}' must hold one value, got shape {Tensor.ShapeString(scale.Shape)}");
-        LogitScale = scale.Item();
     }
 
     /// <summary>Loads config.json + weights from <paramref name="directory"/> (memory-mapped); every key must be used.</summary>
@@ -117,51 +106,8 @@ public sealed class AltCLIPModel : IImageTextModel
 
     public AltCLIPConfig Config { get; }
     public AltCLIPTextModel TextModel { get; }
-    public CLIPVisionTransformer VisionModel { get; }
-    public float LogitScale { get; }
+    public override string Family => "altclip";
 
-    public string Family => "altclip";
-    public int EmbeddingDim => Config.ProjectionDim;
-    public int ImageSize => Config.VisionConfig.ImageSize;
-    public ScoreKind ScoreKind => ScoreKind.SoftmaxOverTexts;
-
-    /// <summary>visual_projection(pooled) (B, E), unnormalised.</summary>
-    public Tensor GetImageFeatures(Tensor pixels)
-    {
-        using var o = VisionModel.Forward(pixels);
-        return _visualProjection.Forward(o.PooledOutput!);
-    }
-
-    /// <summary>text_projection(pooled) (B, E), unnormalised.</summary>
-    public Tensor GetTextFeatures(Tensor ids, Tensor? attentionMask = null)
-    {
-        using var o = TextModel.Forward(ids, attentionMask);
-        return _textProjection.Forward(o.PooledOutput!);
-    }
-
-    public Tensor ProjectImage(Tensor pooled) => _visualProjection.Forward(pooled);
-    public Tensor ProjectText(Tensor pooled) => _textProjection.Forward(pooled);
-
-    /// <summary>logits_per_text (T, I) = text_embeds·image_embedsᵀ · exp(logit_scale), embeds normalised.</summary>
-    public Tensor LogitsPerText(Tensor textEmbeds, Tensor imageEmbeds)
-    {
-        using var it = imageEmbeds.Transpose(0, 1);
-        using var cos = textEmbeds.MatMul(it);
-        return cos.Scale(MathF.Exp(LogitScale));
-    }
-
-    public float[,] EmbedImages(float[] pixelValues, int batch, bool normalize = true) =>
-        ContrastiveHelpers.EmbedImages(_backend, GetImageFeatures, pixelValues, batch, Config.VisionConfig.NumChannels, ImageSize, normalize);
-
-    public float[,] EmbedTexts(long[,] ids, long[,]? attentionMask = null, bool normalize = true) =>
-        ContrastiveHelpers.EmbedTexts(_backend, GetTextFeatures, ids, attentionMask, normalize);
-
-    /// <summary>logits = exp(logit_scale) · cos; probabilities = softmax over the texts of each image.</summary>
-    public ImageTextScores Score(float[,] imageEmbeds, float[,] textEmbeds)
-    {
-        var logits = ContrastiveHelpers.CosineTimes(imageEmbeds, textEmbeds, MathF.Exp(LogitScale), 0f);
-        return new ImageTextScores(logits, ContrastiveHelpers.SoftmaxOverTexts(logits));
-    }
-
-    public void Dispose() => _checkpoint?.Dispose();
+    public override TowerOutput ForwardText(Tensor ids, Tensor? attentionMask = null, bool outputHiddenStates = false) =>
+        TextModel.Forward(ids, attentionMask, outputHiddenStates);
 }

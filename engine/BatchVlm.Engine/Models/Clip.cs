@@ -316,47 +316,43 @@ public sealed class CLIPTextTransformer
     }
 }
 
-/// <summary>`CLIPModel`: text_model, vision_model, visual_projection, text_projection, logit_scale.</summary>
-public sealed class CLIPModel : IImageTextModel
+/// <summary>The CLIP-style dual encoder shared by `CLIPModel` and `AltCLIPModel`: a text tower (the subclass's),
+/// CLIP's vision tower under vision_model, bias-free visual_projection / text_projection, logit_scale; scores are the
+/// softmax over the texts of cos · exp(logit_scale) (modeling_clip.py CLIPModel.forward, modeling_altclip.py alike).</summary>
+public abstract class ClipStyleDualEncoder : IImageTextModel
 {
     private readonly SafetensorsCheckpoint? _checkpoint;
     private readonly IBackend _backend;
     private readonly Linear _visualProjection, _textProjection;
+    private readonly int _numChannels;
 
-    public CLIPModel(VarBuilder vb, IBackend backend, CLIPConfig c, SafetensorsCheckpoint? owned = null)
+    protected ClipStyleDualEncoder(VarBuilder vb, IBackend backend, CLIPVisionConfig vision, int textHidden, int projectionDim,
+        SafetensorsCheckpoint? owned)
     {
         _backend = backend;
         _checkpoint = owned;
-        Config = c;
-        TextModel = new CLIPTextTransformer(vb.Sub("text_model"), backend, c.TextConfig);
-        VisionModel = new CLIPVisionTransformer(vb.Sub("vision_model"), backend, c.VisionConfig);
-        _visualProjection = Linear.Load(vb.Sub("visual_projection"), backend, c.VisionConfig.HiddenSize, c.ProjectionDim, bias: false);
-        _textProjection = Linear.Load(vb.Sub("text_projection"), backend, c.TextConfig.HiddenSize, c.ProjectionDim, bias: false);
+        _numChannels = vision.NumChannels;
+        ImageSize = vision.ImageSize;
+        EmbeddingDim = projectionDim;
+        VisionModel = new CLIPVisionTransformer(vb.Sub("vision_model"), backend, vision);
+        _visualProjection = Linear.Load(vb.Sub("visual_projection"), backend, vision.HiddenSize, projectionDim, bias: false);
+        _textProjection = Linear.Load(vb.Sub("text_projection"), backend, textHidden, projectionDim, bias: false);
         using var scale = vb.TensorF32(backend, "logit_scale");
         if (scale.ElementCount != 1)
             throw new ModelLoadException($"'{vb.Key("logit_scale")}' must hold one value, got shape {Tensor.ShapeString(scale.Shape)}");
         LogitScale = scale.Item();
     }
 
-    /// <summary>Loads config.json + weights from <paramref name="directory"/> (memory-mapped); every key must be used.</summary>
-    public static CLIPModel Load(string directory, IBackend backend)
-    {
-        var config = HfConfig.Load(directory);
-        if (config.ModelType is not (null or "clip"))
-            throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not a CLIP model");
-        var c = config.Bind<CLIPConfig>();
-        return VarBuilder.Build(directory, (vb, ckpt) => new CLIPModel(vb, backend, c, ckpt), VarBuilder.IsPositionIdsBuffer);
-    }
-
-    public CLIPConfig Config { get; }
-    public CLIPTextTransformer TextModel { get; }
     public CLIPVisionTransformer VisionModel { get; }
     public float LogitScale { get; }
 
-    public string Family => "clip";
-    public int EmbeddingDim => Config.ProjectionDim;
-    public int ImageSize => Config.VisionConfig.ImageSize;
+    public abstract string Family { get; }
+    public int EmbeddingDim { get; }
+    public int ImageSize { get; }
     public ScoreKind ScoreKind => ScoreKind.SoftmaxOverTexts;
+
+    /// <summary>The subclass's text tower: last hidden state (B, T, C) and the pooled output (B, C) it projects.</summary>
+    public abstract TowerOutput ForwardText(Tensor ids, Tensor? attentionMask = null, bool outputHiddenStates = false);
 
     /// <summary>visual_projection(pooled) (B, E), unnormalised.</summary>
     public Tensor GetImageFeatures(Tensor pixels)
@@ -368,7 +364,7 @@ public sealed class CLIPModel : IImageTextModel
     /// <summary>text_projection(pooled) (B, E), unnormalised.</summary>
     public Tensor GetTextFeatures(Tensor ids, Tensor? attentionMask = null)
     {
-        using var o = TextModel.Forward(ids, attentionMask);
+        using var o = ForwardText(ids, attentionMask);
         return _textProjection.Forward(o.PooledOutput!);
     }
 
@@ -384,7 +380,7 @@ public sealed class CLIPModel : IImageTextModel
     }
 
     public float[,] EmbedImages(float[] pixelValues, int batch, bool normalize = true) =>
-        ContrastiveHelpers.EmbedImages(_backend, GetImageFeatures, pixelValues, batch, Config.VisionConfig.NumChannels, ImageSize, normalize);
+        ContrastiveHelpers.EmbedImages(_backend, GetImageFeatures, pixelValues, batch, _numChannels, ImageSize, normalize);
 
     public float[,] EmbedTexts(long[,] ids, long[,]? attentionMask = null, bool normalize = true) =>
         ContrastiveHelpers.EmbedTexts(_backend, GetTextFeatures, ids, attentionMask, normalize);
@@ -396,5 +392,37 @@ public sealed class CLIPModel : IImageTextModel
         return new ImageTextScores(logits, ContrastiveHelpers.SoftmaxOverTexts(logits));
     }
 
-    public void Dispose() => _checkpoint?.Dispose();
+    public void Dispose()
+    {
+        _checkpoint?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>`CLIPModel`: text_model, vision_model, visual_projection, text_projection, logit_scale.</summary>
+public sealed class CLIPModel : ClipStyleDualEncoder
+{
+    public CLIPModel(VarBuilder vb, IBackend backend, CLIPConfig c, SafetensorsCheckpoint? owned = null)
+        : base(vb, backend, c.VisionConfig, c.TextConfig.HiddenSize, c.ProjectionDim, owned)
+    {
+        Config = c;
+        TextModel = new CLIPTextTransformer(vb.Sub("text_model"), backend, c.TextConfig);
+    }
+
+    /// <summary>Loads config.json + weights from <paramref name="directory"/> (memory-mapped); every key must be used.</summary>
+    public static CLIPModel Load(string directory, IBackend backend)
+    {
+        var config = HfConfig.Load(directory);
+        if (config.ModelType is not (null or "clip"))
+            throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not a CLIP model");
+        var c = config.Bind<CLIPConfig>();
+        return VarBuilder.Build(directory, (vb, ckpt) => new CLIPModel(vb, backend, c, ckpt), VarBuilder.IsPositionIdsBuffer);
+    }
+
+    public CLIPConfig Config { get; }
+    public CLIPTextTransformer TextModel { get; }
+    public override string Family => "clip";
+
+    public override TowerOutput ForwardText(Tensor ids, Tensor? attentionMask = null, bool outputHiddenStates = false) =>
+        TextModel.Forward(ids, attentionMask, outputHiddenStates);
 }
