@@ -25,6 +25,8 @@ public sealed partial class TerraformSyntaxTests
     private const string Hcl2JsonVersion = "0.21.0";
     private static readonly string[] ExpectedModules = ["fleet", "gpu-pool", "network", "postgres", "rabbitmq", "storage"];
     private static readonly string[] ExpectedEnvs = ["dev", "prod"];
+    // The composite module every env root calls; it calls each of ExpectedModules.
+    private const string CompositeModule = "batchvlm";
     private static readonly string[] ModuleMetaArguments = ["source", "version", "count", "for_each", "providers", "depends_on"];
 
     private static readonly string Root = StateFolder.FindRepositoryRoot()
@@ -46,6 +48,7 @@ public sealed partial class TerraformSyntaxTests
         Assert.Equal(onDisk, parsed.Keys.Order(StringComparer.Ordinal).ToArray());
         foreach (var module in ExpectedModules)
             Assert.Contains($"infra/terraform/modules/{module}/main.tf", parsed.Keys);
+        Assert.Contains($"infra/terraform/modules/{CompositeModule}/main.tf", parsed.Keys);
         foreach (var env in ExpectedEnvs)
             Assert.Contains($"infra/terraform/envs/{env}/main.tf", parsed.Keys);
     }
@@ -86,7 +89,7 @@ public sealed partial class TerraformSyntaxTests
     public void Modules_EveryFolder_HasMainVariablesOutputs()
     {
         var modules = Directory.GetDirectories(Path.Combine(TerraformDir, "modules")).Select(Path.GetFileName).Order().ToArray();
-        Assert.Equal(ExpectedModules, modules);
+        Assert.Equal(ExpectedModules.Append(CompositeModule).Order(), modules);
         foreach (var module in modules)
             foreach (var file in new[] { "main.tf", "variables.tf", "outputs.tf" })
                 Assert.True(File.Exists(Path.Combine(TerraformDir, "modules", module!, file)), $"modules/{module} has no {file}");
@@ -113,7 +116,14 @@ public sealed partial class TerraformSyntaxTests
                 Assert.True(Directory.Exists(target), $"{folder}: module \"{name}\" source '{source}' does not exist");
                 Assert.True(Directory.EnumerateFiles(target, "*.tf").Any(), $"{folder}: module \"{name}\" source '{source}' holds no .tf file");
             }
-        Assert.True(calls >= ExpectedModules.Length * ExpectedEnvs.Length, $"only {calls} module calls found");
+        Assert.True(calls >= ExpectedModules.Length + ExpectedEnvs.Length, $"only {calls} module calls found");
+        // Every env root calls the composite module, and the composite module calls every leaf module.
+        var composite = $"infra/terraform/modules/{CompositeModule}";
+        foreach (var env in ExpectedEnvs)
+            Assert.Contains(composite, Blocks(folders[$"infra/terraform/envs/{env}"], "module").Select(m => ModuleFolder($"infra/terraform/envs/{env}", m.Body["source"]!.GetValue<string>())));
+        var called = Blocks(folders[composite], "module").Select(m => ModuleFolder(composite, m.Body["source"]!.GetValue<string>())).ToHashSet();
+        foreach (var module in ExpectedModules)
+            Assert.Contains($"infra/terraform/modules/{module}", called);
     }
 
     [Fact]

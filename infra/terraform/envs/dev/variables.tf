@@ -1,5 +1,6 @@
-# Inputs of the dev environment. Every value has a default except the images; set them in terraform.tfvars
-# (terraform.tfvars.example). Secrets are generated (random_password), never defaulted.
+# Inputs of the dev environment: the values whose defaults are dev-specific, and the ones set per environment
+# (terraform.tfvars, terraform.tfvars.example); everything else has its default in modules/batchvlm/variables.tf.
+# Every value has a default except the images. Secrets are generated (random_password), never defaulted.
 
 variable "subscription_id" {
   description = "Azure subscription to deploy into; null uses ARM_SUBSCRIPTION_ID."
@@ -25,22 +26,10 @@ variable "address_space" {
   default     = "10.40.0.0/16"
 }
 
-variable "kubernetes_version" {
-  description = "AKS Kubernetes minor version; null takes the region's default."
-  type        = string
-  default     = null
-}
-
 variable "aks_sku_tier" {
   description = "AKS control plane tier (Free: no SLA)."
   type        = string
   default     = "Free"
-}
-
-variable "system_vm_size" {
-  description = "VM size of the system node pool."
-  type        = string
-  default     = "Standard_D4ds_v5"
 }
 
 variable "system_min_count" {
@@ -71,12 +60,6 @@ variable "gpu_max_count" {
   description = "Most GPU nodes."
   type        = number
   default     = 2
-}
-
-variable "gpu_zones" {
-  description = "Availability zones of the GPU pool; empty for no pinning."
-  type        = list(string)
-  default     = []
 }
 
 variable "gpu_spot" {
@@ -180,12 +163,6 @@ variable "postgres_high_availability" {
   description = "Zone-redundant PostgreSQL standby (not on Burstable SKUs)."
   type        = bool
   default     = false
-}
-
-variable "postgres_server_parameters" {
-  description = "PostgreSQL server parameters, name → value."
-  type        = map(string)
-  default     = {}
 }
 
 variable "rabbitmq_memory_limit_mib" {

@@ -1,41 +1,41 @@
-# Outputs of the prod environment: what an operator needs after `terraform apply`.
+# Outputs of the prod environment, forwarded from modules/batchvlm.
 
 output "resource_group_name" {
   description = "Resource group holding the environment."
-  value       = azurerm_resource_group.this.name
+  value       = module.batchvlm.resource_group_name
 }
 
 output "aks_get_credentials" {
   description = "Command that writes a kubeconfig for the cluster."
-  value       = "az aks get-credentials --resource-group ${azurerm_resource_group.this.name} --name ${module.gpu_pool.cluster_name}"
+  value       = module.batchvlm.aks_get_credentials
 }
 
 output "storage_account_name" {
   description = "Storage account of the image archives and result files."
-  value       = module.storage.account_name
+  value       = module.batchvlm.storage_account_name
 }
 
 output "storage_account_url" {
   description = "Storage:AccountUrl of the fleet."
-  value       = module.storage.account_url
+  value       = module.batchvlm.storage_account_url
 }
 
 output "postgres_fqdn" {
   description = "Private host name of the PostgreSQL server."
-  value       = module.postgres.fqdn
+  value       = module.batchvlm.postgres_fqdn
 }
 
 output "rabbitmq_host" {
   description = "In-cluster host name of RabbitMQ."
-  value       = module.rabbitmq.host
+  value       = module.batchvlm.rabbitmq_host
 }
 
 output "fleet_namespace" {
   description = "Namespace of the coordinator and the workers."
-  value       = module.fleet.namespace
+  value       = module.batchvlm.fleet_namespace
 }
 
 output "submit_example" {
   description = "How to run a CLI command inside the cluster (the coordinator image holds the CLI and the fleet's settings)."
-  value       = "kubectl -n ${module.fleet.namespace} exec deploy/${module.fleet.coordinator_deployment} -- dotnet /app/batchvlm.dll submit --help"
+  value       = module.batchvlm.submit_example
 }

@@ -3,7 +3,7 @@
 # see backend.hcl.example); it holds the generated PostgreSQL and RabbitMQ passwords, so that account must be private
 # and access-controlled.
 # The kubernetes provider talks to the cluster this configuration creates. On the first apply the cluster does not
-# exist yet, so create it first (`terraform apply -target=module.gpu_pool`), then apply everything (README.md).
+# exist yet, so create it first (`terraform apply -target=module.batchvlm.module.gpu_pool`), then apply everything (README.md).
 
 terraform {
   required_version = ">= 1.6"
@@ -35,8 +35,8 @@ provider "azurerm" {
 }
 
 provider "kubernetes" {
-  host                   = module.gpu_pool.kube_config.host
-  client_certificate     = base64decode(module.gpu_pool.kube_config.client_certificate)
-  client_key             = base64decode(module.gpu_pool.kube_config.client_key)
-  cluster_ca_certificate = base64decode(module.gpu_pool.kube_config.cluster_ca_certificate)
+  host                   = module.batchvlm.kube_config.host
+  client_certificate     = base64decode(module.batchvlm.kube_config.client_certificate)
+  client_key             = base64decode(module.batchvlm.kube_config.client_key)
+  cluster_ca_certificate = base64decode(module.batchvlm.kube_config.cluster_ca_certificate)
 }
