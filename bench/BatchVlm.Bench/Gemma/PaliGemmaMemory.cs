@@ -64,7 +64,7 @@ internal static class PaliGemmaMemory
             // "caption en\n" is 4 ids in PaliGemma's vocabulary; any ids give the same cost.
             var prompts = Enumerable.Range(0, b).Select(_ => (IReadOnlyList<int>)PaliGemmaProcessor.BuildInputIds(
                 [rng.Next(3, 256000), rng.Next(3, 256000), rng.Next(3, 256000), 108], model.NumImageTokens, model.Config.ImageTokenIndex, 2)).ToList();
-            var (ids, mask) = GemmaForCausalLM.LeftPad(prompts, 0);
+            var (ids, mask) = PromptBatch.LeftPad(prompts, 0);
             sw.Restart();
             var prefilled = model.Prefill(ids, mask, px, tokens);
             double prefill = sw.Elapsed.TotalSeconds;

@@ -1,5 +1,5 @@
-// The decoder state of a decoder-only language model between generation steps (Gemma, PaliGemma's Gemma; OPT's
-// OPTDecoderState in Models/Opt.cs is the same logic and can use this class): the KV cache, each row's key padding
+// The decoder state of a decoder-only language model between generation steps (Gemma, PaliGemma's Gemma, OPT —
+// OPTDecoderState in Models/Opt.cs is only a name for it): the KV cache, each row's key padding
 // mask (1 real, 0 pad; left padding stays masked for every later step, as HF's growing attention_mask does) and each
 // row's next RoPE/position id (HF generate(): the last column of cumsum(mask) - 1, advanced by one per step).
 namespace BatchVlm.Engine.Generation;

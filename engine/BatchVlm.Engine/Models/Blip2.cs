@@ -530,7 +530,7 @@ public sealed class Blip2ForConditionalGeneration : IAutoregressiveModel, IDispo
         int b = inputIds.GetLength(0), t = inputIds.GetLength(1), q = projectedQueries.Dim(1), c = projectedQueries.Dim(2);
         if (projectedQueries.Dim(0) != b)
             throw new ArgumentException($"BLIP-2: {projectedQueries.Dim(0)} images for {b} prompts");
-        var mask = attentionMask ?? GemmaForCausalLM.Ones(b, t);
+        var mask = attentionMask ?? PromptBatch.Ones(b, t);
         if (mask.GetLength(0) != b || mask.GetLength(1) != t)
             throw new ArgumentException($"attention_mask is ({mask.GetLength(0)}, {mask.GetLength(1)}) but input_ids is ({b}, {t})");
         if (Config.ImageTokenIndex is int image)
@@ -679,7 +679,7 @@ public sealed class Blip2ForConditionalGeneration : IAutoregressiveModel, IDispo
         if (promptIds is not null && promptIds.Count != batch)
             throw new ArgumentException($"Caption: {promptIds.Count} prompts for {batch} images");
         var prompts = Enumerable.Range(0, batch).Select(i => BuildInputIds(promptIds?[i])).ToList();
-        var (ids, mask) = GemmaForCausalLM.LeftPad(prompts, PadTokenId);
+        var (ids, mask) = PromptBatch.LeftPad(prompts, PadTokenId);
         using var px = Backend.FromFloats(pixelValues, batch, 3, s, s);
         return Generate(px, ids, mask, options ?? DefaultOptions(30)).Sequences;
     }

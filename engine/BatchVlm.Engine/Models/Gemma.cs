@@ -294,7 +294,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     /// <summary>Unscaled token embeddings: ids (B, T) → (B, T, C).</summary>
     public Tensor Embed(long[,] inputIds)
     {
-        using var ids = Backend.FromInt64(Flatten(inputIds), inputIds.GetLength(0), inputIds.GetLength(1));
+        using var ids = Backend.FromInt64(PromptBatch.Flatten(inputIds), inputIds.GetLength(0), inputIds.GetLength(1));
         return Model.EmbedTokens.Forward(ids);
     }
 
@@ -310,7 +310,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     {
         int b = inputIds.GetLength(0), t = inputIds.GetLength(1);
         CheckIds(inputIds, attentionMask, positionIds);
-        positionIds ??= Arange(b, t, 0);
+        positionIds ??= PromptBatch.Arange(b, t, 0);
         using var padding = KeyPadding(attentionMask);
         var mask = new AttentionMask { Causal = true, KeyPadding = padding };
         var hidden = outputHiddenStates ? new List<Tensor>() : null;
@@ -326,8 +326,8 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     public Prefilled Prefill(long[,] inputIds, long[,]? attentionMask, int maxNewTokens)
     {
         CheckIds(inputIds, attentionMask, null);
-        var maskValues = attentionMask ?? Ones(inputIds.GetLength(0), inputIds.GetLength(1));
-        var positions = GenerationPositions(maskValues, firstPosition: 0);
+        var maskValues = attentionMask ?? PromptBatch.Ones(inputIds.GetLength(0), inputIds.GetLength(1));
+        var positions = PromptBatch.GenerationPositions(maskValues, firstPosition: 0);
         using var embeds = Embed(inputIds);
         return PrefillEmbeds(embeds, maskValues, positions, causal: true, maxNewTokens);
     }
@@ -337,7 +337,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     internal Prefilled PrefillEmbeds(Tensor inputsEmbeds, long[,] attentionMask, long[,] positions, bool causal, int maxNewTokens)
     {
         int b = attentionMask.GetLength(0), t = attentionMask.GetLength(1);
-        CheckLeftPadded(attentionMask);
+        PromptBatch.CheckLeftPadded(attentionMask);
         if (maxNewTokens < 1) throw new ArgumentException($"maxNewTokens must be at least 1, got {maxNewTokens}");
         var cache = new KvCache(Backend, Config.NumHiddenLayers, b, t + maxNewTokens, Config.NumKeyValueHeads, Config.HeadDim);
         try
@@ -380,81 +380,17 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     /// <summary>Generation for prompts of different lengths: left-pads them with <see cref="GemmaConfig.PadTokenId"/>.</summary>
     public GenerationResult Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options)
     {
-        var (ids, mask) = LeftPad(prompts, Config.PadTokenId);
+        var (ids, mask) = PromptBatch.LeftPad(prompts, Config.PadTokenId);
         return Generate(ids, mask, options);
     }
 
-    // ---------------------------------------------------------------- batch helpers
-    // Used by PaliGemma and also by Opt.cs, T5.cs and Blip2.cs; they are model-independent and would sit better in
-    // Generation/ (kept here until those callers move with them).
-
-    /// <summary>Left-pads token lists into (B, T) ids and mask.</summary>
-    public static (long[,] Ids, long[,] Mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> prompts, int padTokenId)
-    {
-        if (prompts.Count == 0) throw new ArgumentException("no prompts");
-        int t = prompts.Max(p => p.Count);
-        if (t == 0) throw new ArgumentException("every prompt is empty");
-        var ids = new long[prompts.Count, t];
-        var mask = new long[prompts.Count, t];
-        for (int r = 0; r < prompts.Count; r++)
-        {
-            if (prompts[r].Count == 0) throw new ArgumentException($"prompt {r} is empty");
-            int pad = t - prompts[r].Count;
-            for (int j = 0; j < t; j++)
-            {
-                ids[r, j] = j < pad ? padTokenId : prompts[r][j - pad];
-                mask[r, j] = j < pad ? 0 : 1;
-            }
-        }
-        return (ids, mask);
-    }
-
-    /// <summary>generate()'s positions: cumsum(mask) − 1 with padding set to 1, then + firstPosition (PaliGemma passes 1:
-    /// its positions are 1-based, pads get 2). Pad positions only feed queries nobody attends to.</summary>
-    internal static long[,] GenerationPositions(long[,] mask, long firstPosition)
-    {
-        int b = mask.GetLength(0), t = mask.GetLength(1);
-        var pos = new long[b, t];
-        for (int r = 0; r < b; r++)
-        {
-            long c = 0;
-            for (int j = 0; j < t; j++)
-            {
-                c += mask[r, j] != 0 ? 1 : 0;
-                pos[r, j] = (mask[r, j] != 0 ? c - 1 : 1) + firstPosition;
-            }
-        }
-        return pos;
-    }
-
-    internal static long[,] Arange(int b, int t, long first)
-    {
-        var p = new long[b, t];
-        for (int r = 0; r < b; r++)
-            for (int j = 0; j < t; j++) p[r, j] = first + j;
-        return p;
-    }
-
-    internal static long[,] Ones(int b, int t)
-    {
-        var m = new long[b, t];
-        for (int r = 0; r < b; r++)
-            for (int j = 0; j < t; j++) m[r, j] = 1;
-        return m;
-    }
-
-    internal static long[] Flatten(long[,] a)
-    {
-        var f = new long[a.Length];
-        Buffer.BlockCopy(a, 0, f, 0, a.Length * sizeof(long));
-        return f;
-    }
+    // ---------------------------------------------------------------- input checks
 
     /// <summary>(B, T) key padding tensor, or null when nothing is padded.</summary>
     internal Tensor? KeyPadding(long[,]? mask)
     {
         if (mask is null) return null;
-        var flat = Flatten(mask);
+        var flat = PromptBatch.Flatten(mask);
         if (flat.All(v => v != 0)) return null;
         return Backend.FromInt64(flat, mask.GetLength(0), mask.GetLength(1));
     }
@@ -471,22 +407,5 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
             throw new ArgumentException($"attention_mask is ({mask.GetLength(0)}, {mask.GetLength(1)}) but input_ids is ({b}, {t})");
         if (positions is not null && (positions.GetLength(0) != b || positions.GetLength(1) != t))
             throw new ArgumentException($"position_ids is ({positions.GetLength(0)}, {positions.GetLength(1)}) but input_ids is ({b}, {t})");
-    }
-
-    /// <summary>Batched generation appends after the last column, so every row must end with a real token.</summary>
-    internal static void CheckLeftPadded(long[,] mask)
-    {
-        int b = mask.GetLength(0), t = mask.GetLength(1);
-        for (int r = 0; r < b; r++)
-        {
-            bool seenReal = false;
-            for (int j = 0; j < t; j++)
-            {
-                if (mask[r, j] != 0) seenReal = true;
-                else if (seenReal)
-                    throw new ArgumentException($"attention_mask row {r} is not left-padded (padding at column {j} after real tokens); generation needs left padding");
-            }
-            if (!seenReal) throw new ArgumentException($"attention_mask row {r} has no real token");
-        }
     }
 }

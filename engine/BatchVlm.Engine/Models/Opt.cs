@@ -268,7 +268,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     /// <summary>Token embeddings (B, T, E).</summary>
     public Tensor Embed(long[,] inputIds)
     {
-        using var ids = Backend.FromInt64(GemmaForCausalLM.Flatten(inputIds), inputIds.GetLength(0), inputIds.GetLength(1));
+        using var ids = Backend.FromInt64(PromptBatch.Flatten(inputIds), inputIds.GetLength(0), inputIds.GetLength(1));
         return Decoder.EmbedTokens.Forward(ids);
     }
 
@@ -308,7 +308,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     {
         CheckIds(inputIds);
         using var embeds = Embed(inputIds);
-        return ForwardEmbeds(embeds, attentionMask ?? GemmaForCausalLM.Ones(inputIds.GetLength(0), inputIds.GetLength(1)), hiddenStates);
+        return ForwardEmbeds(embeds, attentionMask ?? PromptBatch.Ones(inputIds.GetLength(0), inputIds.GetLength(1)), hiddenStates);
     }
 
     /// <summary>
@@ -320,7 +320,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
         int b = attentionMask.GetLength(0), t = attentionMask.GetLength(1);
         if (inputsEmbeds.Rank != 3 || inputsEmbeds.Dim(0) != b || inputsEmbeds.Dim(1) != t || inputsEmbeds.Dim(2) != Config.EmbedDim)
             throw new ArgumentException($"OPT prefill: inputs_embeds {Tensor.ShapeString(inputsEmbeds.Shape)} does not match attention_mask ({b}, {t}) and width {Config.EmbedDim}");
-        GemmaForCausalLM.CheckLeftPadded(attentionMask);
+        PromptBatch.CheckLeftPadded(attentionMask);
         if (maxNewTokens < 1) throw new ArgumentException($"maxNewTokens must be at least 1, got {maxNewTokens}");
         var cache = new KvCache(Backend, Config.NumHiddenLayers, b, t + maxNewTokens, Config.NumAttentionHeads, Config.HiddenSize / Config.NumAttentionHeads);
         try
@@ -347,7 +347,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     {
         CheckIds(inputIds);
         using var embeds = Embed(inputIds);
-        return PrefillEmbeds(embeds, attentionMask ?? GemmaForCausalLM.Ones(inputIds.GetLength(0), inputIds.GetLength(1)), maxNewTokens);
+        return PrefillEmbeds(embeds, attentionMask ?? PromptBatch.Ones(inputIds.GetLength(0), inputIds.GetLength(1)), maxNewTokens);
     }
 
     /// <summary>One cached step: tokens (B) at each row's next position; attends to every cached key but padding.</summary>
@@ -371,7 +371,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
 
     private Tensor? KeyPadding(long[,] mask)
     {
-        var flat = GemmaForCausalLM.Flatten(mask);
+        var flat = PromptBatch.Flatten(mask);
         if (flat.All(v => v != 0)) return null;
         return Backend.FromInt64(flat, mask.GetLength(0), mask.GetLength(1));
     }

@@ -187,7 +187,7 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
                 ? new AttentionMask { Causal = true, PrefixLengths = additive is null ? prefix : null, KeyPadding = additive is null ? padding : null, Additive = additive }
                 : new AttentionMask { Causal = false, KeyPadding = padding };
             var hidden = outputHiddenStates ? new List<Tensor>() : null;
-            var positions = GemmaForCausalLM.Arange(b, t, first: 1);
+            var positions = PromptBatch.Arange(b, t, first: 1);
             using var h = _languageModel.Model.Forward(embeds, positions, mask, cache: null, hidden);
             var logits = _languageModel.LmHead(h);
             float? loss = labels is null ? null : Loss(logits, inputIds, labels, attentionMask);
@@ -269,8 +269,8 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
     public Prefilled Prefill(long[,] inputIds, long[,]? attentionMask, Tensor pixelValues, int maxNewTokens)
     {
         _languageModel.CheckIds(inputIds, attentionMask, null);
-        var mask = attentionMask ?? GemmaForCausalLM.Ones(inputIds.GetLength(0), inputIds.GetLength(1));
-        var positions = GemmaForCausalLM.GenerationPositions(mask, firstPosition: 1);
+        var mask = attentionMask ?? PromptBatch.Ones(inputIds.GetLength(0), inputIds.GetLength(1));
+        var positions = PromptBatch.GenerationPositions(mask, firstPosition: 1);
         using var features = GetImageFeatures(pixelValues);
         using var embeds = MergeImageFeatures(inputIds, features);
         return _languageModel.PrefillEmbeds(embeds, mask, positions, causal: false, maxNewTokens);
@@ -287,7 +287,7 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
     /// left-padded with pad_token_id; one image per prompt.</summary>
     public GenerationResult Generate(IReadOnlyList<IReadOnlyList<int>> prompts, Tensor pixelValues, GenerationOptions options)
     {
-        var (ids, mask) = GemmaForCausalLM.LeftPad(prompts, Config.PadTokenId);
+        var (ids, mask) = PromptBatch.LeftPad(prompts, Config.PadTokenId);
         return Generate(ids, mask, pixelValues, options);
     }
 

@@ -453,7 +453,7 @@ public sealed class T5ForConditionalGeneration : IAutoregressiveModel, IDisposab
             for (int j = 0; j < t; j++)
                 if ((ulong)ids[r, j] >= (ulong)VocabSize)
                     throw new ArgumentException($"T5 ids[{r}, {j}] = {ids[r, j]} is outside the vocabulary [0, {VocabSize})");
-        using var idsT = Backend.FromInt64(GemmaForCausalLM.Flatten(ids), b, t);
+        using var idsT = Backend.FromInt64(PromptBatch.Flatten(ids), b, t);
         return Shared.Forward(idsT);
     }
 
@@ -507,7 +507,7 @@ public sealed class T5ForConditionalGeneration : IAutoregressiveModel, IDisposab
         if (attentionMask is not null && (attentionMask.GetLength(0) != b || attentionMask.GetLength(1) != s))
             throw new ArgumentException($"T5 prefill: attention_mask is ({attentionMask.GetLength(0)}, {attentionMask.GetLength(1)}), inputs_embeds ({b}, {s})");
         if (maxNewTokens < 1) throw new ArgumentException($"maxNewTokens must be at least 1, got {maxNewTokens}");
-        var mask = attentionMask ?? GemmaForCausalLM.Ones(b, s);
+        var mask = attentionMask ?? PromptBatch.Ones(b, s);
         using var enc = Encode(inputsEmbeds, mask);
         var cross = Decoder.CrossKeyValues(enc);
         var cache = new KvCache(Backend, Config.DecoderLayers, b, maxNewTokens + 1, Config.NumHeads, Config.DKv);
@@ -545,7 +545,7 @@ public sealed class T5ForConditionalGeneration : IAutoregressiveModel, IDisposab
     private Tensor? Padding(long[,]? mask)
     {
         if (mask is null) return null;
-        var flat = GemmaForCausalLM.Flatten(mask);
+        var flat = PromptBatch.Flatten(mask);
         if (flat.All(v => v != 0)) return null;
         return Backend.FromInt64(flat, mask.GetLength(0), mask.GetLength(1));
     }

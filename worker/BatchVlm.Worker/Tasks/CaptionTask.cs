@@ -276,7 +276,7 @@ public sealed class CaptionTask : IShardTask
             for (int i = 0; i < b; i++) items[i].Item2.Pixels.CopyTo(pixels, i * plane);
             var prompts = items.Select(x => (IReadOnlyList<int>)loaded.PromptIds(x.Item2.Prompt)!).ToList();
             var options = model.DefaultOptions(parameters.MaxNewTokens) with { NumBeams = parameters.NumBeams };
-            var (ids, mask) = GemmaForCausalLM.LeftPad(prompts, model.Config.PadTokenId);
+            var (ids, mask) = PromptBatch.LeftPad(prompts, model.Config.PadTokenId);
             using var px = model.Backend.FromFloats(pixels, b, 3, size, size);
             var clock = Stopwatch.StartNew();
             var prefilled = model.Prefill(ids, mask, px, options.MaxNewTokens);
@@ -312,7 +312,7 @@ public sealed class CaptionTask : IShardTask
             var pixels = TaskParameters.Stack(items.Select(x => x.Item2.Pixels).ToList());
             var prompts = items.Select(x => model.BuildInputIds(loaded.PromptIds(x.Item2.Prompt))).ToList();
             var options = model.DefaultOptions(parameters.MaxNewTokens) with { NumBeams = parameters.NumBeams };
-            var (ids, mask) = GemmaForCausalLM.LeftPad(prompts, model.PadTokenId);
+            var (ids, mask) = PromptBatch.LeftPad(prompts, model.PadTokenId);
             using var px = model.Backend.FromFloats(pixels, b, 3, size, size);
             var clock = Stopwatch.StartNew();
             var prefilled = model.Prefill(px, ids, mask, options.MaxNewTokens);
