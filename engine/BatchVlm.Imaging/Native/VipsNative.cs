@@ -30,9 +30,7 @@ internal static unsafe partial class VipsNative
         NativeLibraries.Require(NativeLibraries.GLib);
         NativeLibraries.Require(NativeLibraries.GObject);
         NativeLibraries.Require(NativeLibraries.Vips);
-        // libvips logs decode warnings to stderr unless VIPS_WARNING is set in the C environment (read by vips_init);
-        // failures reach us through the error buffer instead. .NET's Environment does not write the C environment.
-        g_setenv("VIPS_WARNING", "0", 0);
+        NativeLibraries.PrepareEnvironment();   // VIPS_WARNING, before vips_init reads it
         if (vips_init("batchvlm") != 0)
             throw new ImagingNativeLibraryException(NativeLibraries.Vips, "vips_init failed: " + TakeError());
         // Never load through ImageMagick / poppler & co. (vips "untrusted" loaders) from archive bytes.
@@ -98,9 +96,6 @@ internal static unsafe partial class VipsNative
 
     [LibraryImport(NativeLibraries.GLib)]
     internal static partial void g_free(IntPtr mem);
-
-    [LibraryImport(NativeLibraries.GLib, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int g_setenv(string variable, string value, int overwrite);
 
     /// <summary>
     /// Takes the libvips error buffer (trimmed) and clears it. libvips keeps one process-wide buffer:
