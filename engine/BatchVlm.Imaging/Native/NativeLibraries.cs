@@ -31,28 +31,6 @@ internal static class NativeLibraries
 
     private static int _registered;
 
-    /// <summary>
-    /// The C-environment settings the native libraries read, written once before any of them is used. setenv is not
-    /// safe against a concurrent getenv in glibc (it may free the environ array being read): libvips' setup used to
-    /// set VIPS_WARNING on one decode thread while another created its first TurboJPEG handle, whose SIMD setup calls
-    /// getenv — a segfault in getenv, seen in a worker. Every native entry point calls this first, so the one write
-    /// happens before any native reader runs (Lazy blocks the other threads until it is done).
-    /// </summary>
-    private static readonly Lazy<bool> EnvironmentPrepared = new(() =>
-    {
-        // libvips logs decode warnings to stderr unless VIPS_WARNING is set (read by vips_init); failures reach us
-        // through its error buffer instead. .NET's Environment does not write the C environment.
-        if (setenv("VIPS_WARNING", "0", 0) != 0)
-            throw new InvalidOperationException("setenv(VIPS_WARNING) failed");
-        return true;
-    });
-
-    /// <summary>Writes the C-environment settings once; see <see cref="EnvironmentPrepared"/>.</summary>
-    internal static void PrepareEnvironment() => _ = EnvironmentPrepared.Value;
-
-    [DllImport("libc", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
-    private static extern int setenv(string name, string value, int overwrite);
-
     /// <summary>Registers the DllImport resolver (idempotent). Called from every native wrapper's static constructor.</summary>
     internal static void EnsureResolver()
     {

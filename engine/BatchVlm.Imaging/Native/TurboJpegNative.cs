@@ -59,7 +59,6 @@ internal static unsafe partial class TurboJpegNative
     internal static TurboJpegHandle CreateDecompressor()
     {
         Ensure();
-        NativeLibraries.PrepareEnvironment();   // before libjpeg-turbo's SIMD setup reads the environment
         var handle = tjInitDecompress();
         if (!handle.IsInvalid) return handle;
         handle.Dispose();

@@ -30,9 +30,13 @@ internal static unsafe partial class VipsNative
         NativeLibraries.Require(NativeLibraries.GLib);
         NativeLibraries.Require(NativeLibraries.GObject);
         NativeLibraries.Require(NativeLibraries.Vips);
-        NativeLibraries.PrepareEnvironment();   // VIPS_WARNING, before vips_init reads it
         if (vips_init("batchvlm") != 0)
             throw new ImagingNativeLibraryException(NativeLibraries.Vips, "vips_init failed: " + TakeError());
+        // Decode warnings would go to stderr; failures reach us through vips' error buffer instead. This is what
+        // vips_init does when VIPS_WARNING is set, without writing the C environment: glibc's setenv may free the
+        // environ array under a concurrent getenv on any other thread (ICU, libjpeg-turbo's SIMD setup, ...), which
+        // segfaulted worker and test processes.
+        g_log_set_handler("VIPS", GLogLevelWarning, &DropLogMessage, IntPtr.Zero);
         // Never load through ImageMagick / poppler & co. (vips "untrusted" loaders) from archive bytes.
         vips_block_untrusted_set(1);
         // One image at a time per caller thread; parallelism comes from our own workers.
@@ -42,6 +46,15 @@ internal static unsafe partial class VipsNative
     });
 
     internal static void Ensure() => _ = Initialised.Value;
+
+    private const int GLogLevelWarning = 1 << 4;
+
+    [UnmanagedCallersOnly]
+    private static void DropLogMessage(IntPtr domain, int level, IntPtr message, IntPtr userData) { }
+
+    [LibraryImport(NativeLibraries.GLib, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial uint g_log_set_handler(string domain, int levels,
+        delegate* unmanaged<IntPtr, int, IntPtr, IntPtr, void> handler, IntPtr userData);
 
     [LibraryImport(NativeLibraries.Vips, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int vips_init(string argv0);
