@@ -8,9 +8,10 @@ public sealed class JpegEighthDecoderTests
 {
     private static RgbImage Reference(byte[] jpeg) => JpegDecoder.Decode(jpeg, 8, n => new byte[n], fastEighth: false);
 
-    public static TheoryData<string> Jpegs() => new(
-        Directory.GetFiles(Fixtures.Path_("images"), "*.jpg").Concat(Directory.GetFiles(Fixtures.Path_("pil"), "*.jpg"))
-            .Select(f => Path.GetRelativePath(Fixtures.Dir, f)).Order());
+    private static IEnumerable<string> JpegFiles() =>
+        new[] { "images", "pil", "jpeg-restart" }.SelectMany(d => Directory.GetFiles(Fixtures.Path_(d), "*.jpg"));
+
+    public static TheoryData<string> Jpegs() => new(JpegFiles().Select(f => Path.GetRelativePath(Fixtures.Dir, f)).Order());
 
     [Theory]
     [MemberData(nameof(Jpegs))]
@@ -20,6 +21,7 @@ public sealed class JpegEighthDecoderTests
         var fast = JpegEighthDecoder.TryDecode(jpeg, n => new byte[n]);
         var name = Path.GetFileName(file);
         // Baseline 4:2:0, 4:4:4 and grey files must be taken; progressive, 4:2:2 and CMYK are left to TurboJPEG.
+        // Files with restart markers (jpeg-restart/) are taken too.
         bool expectTaken = !(name.Contains("progressive") || name.Contains("422") || name.Contains("cmyk"));
         Assert.Equal(expectTaken, fast is not null);
         if (fast is null) return;
@@ -31,8 +33,7 @@ public sealed class JpegEighthDecoderTests
     [Fact]
     public void TryDecode_MutatedJpegs_NeverThrowsAndMatchesTurboJpegWhenTaken()
     {
-        var seeds = Directory.GetFiles(Fixtures.Path_("images"), "*.jpg").Concat(Directory.GetFiles(Fixtures.Path_("pil"), "*.jpg"))
-            .Select(File.ReadAllBytes).ToArray();
+        var seeds = JpegFiles().Select(File.ReadAllBytes).ToArray();
         var rng = new Random(99);
         int taken = 0;
         for (int i = 0; i < 600; i++)

@@ -18,6 +18,9 @@ internal static class JpegEighthDecoder
 {
     private const int LookBits = 12;
 
+    /// <summary>A skip entry advancing 127 positions: never applicable, so the decoder takes one symbol instead.</summary>
+    private const ushort NoSkip = 127 << 6;
+
     private static readonly byte[] Natural =
     [
         0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
@@ -36,10 +39,16 @@ internal static class JpegEighthDecoder
         /// <summary>peek(12) → (length << 8) | symbol; 0 when the code is longer than 12 bits.</summary>
         public readonly ushort[] Lookup = new ushort[1 << LookBits];
         /// <summary>
-        /// AC skip, peek(12) → bits consumed (0..4) | positions advanced by the non-EOB symbols (5..11) | ends with EOB (12);
-        /// 0 when not even one symbol with its magnitude bits fits in 12 bits.
+        /// AC skip, peek(12) → bits consumed (0..5) | positions advanced by the non-EOB symbols (6..12) | ends with EOB (13);
+        /// the count sits in the low 6 bits so that `buf &lt;&lt;= entry` shifts by it (C# and x64 mask the count to 6 bits);
+        /// <see cref="NoSkip"/> when not even one symbol with its magnitude bits fits in 12 bits.
         /// </summary>
         public readonly ushort[] Skip = new ushort[1 << LookBits];
+        /// <summary>
+        /// AC decode, peek(12) → one whole symbol when its code and magnitude fit in 12 bits: bits consumed (0..5) |
+        /// run (6..9) | size (10..13) | flag (14) | extended coefficient value (16..31, signed); 0 otherwise.
+        /// </summary>
+        public readonly int[] Fast = new int[1 << LookBits];
     }
 
     internal static RgbImage? TryDecode(ReadOnlySpan<byte> d, Func<int, byte[]> allocate)
@@ -167,6 +176,15 @@ internal static class JpegEighthDecoder
         }
         if (isAc)
         {
+            for (int idx = 0; idx < 1 << LookBits; idx++)
+            {
+                int e = h.Lookup[idx];
+                if (e == 0) continue;
+                int l = e >> 8, r = (e >> 4) & 15, sz = e & 15;
+                if (l + sz > LookBits) continue;
+                int value = sz == 0 ? 0 : Extend((idx >> (LookBits - l - sz)) & ((1 << sz) - 1), sz);
+                h.Fast[idx] = (l + sz) | (r << 6) | (sz << 10) | (1 << 14) | (value << 16);
+            }
             // Multi-symbol skip entries: walk whole symbols inside the 12-bit window.
             for (int idx = 0; idx < 1 << LookBits; idx++)
             {
@@ -183,114 +201,315 @@ internal static class JpegEighthDecoder
                     advance += s == 0 ? 16 : r + 1;
                     if (advance >= 63) break;
                 }
-                if (used > 0) h.Skip[idx] = (ushort)(used | (advance << 5) | (eob ? 1 << 12 : 0));
+                h.Skip[idx] = used > 0 ? (ushort)(used | (advance << 6) | (eob ? 1 << 13 : 0)) : NoSkip;
             }
         }
         return h;
     }
 
-    private ref struct BitReader(ReadOnlySpan<byte> d, int pos)
+    /// <summary>
+    /// Entropy-decoder position between blocks. The block decoders copy it into locals and write it back once, so the
+    /// hot loops keep the bit buffer in registers (a struct field updated per symbol costs a store-load round trip).
+    /// </summary>
+    private struct BitState
     {
-        private readonly ReadOnlySpan<byte> _d = d;
-        public int Pos = pos;
-        private ulong _buf; // MSB-aligned
-        private int _bits;
-        private int _fed;   // zero bits fed after the data ended or a marker was reached
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Fill()
-        {
-            if (_bits > 32) return;
-            if (Pos + 8 <= _d.Length)
-            {
-                ulong x = BinaryPrimitives.ReadUInt64BigEndian(_d[Pos..]);
-                ulong y = ~x;
-                if (((y - 0x0101010101010101UL) & ~y & 0x8080808080808080UL) == 0)
-                {
-                    int n = (64 - _bits) >> 3;
-                    _buf |= (n == 8 ? x : x & ~((1UL << (64 - 8 * n)) - 1)) >> _bits;
-                    _bits += 8 * n;
-                    Pos += n;
-                    return;
-                }
-            }
-            FillSlow();
-        }
-
-        private void FillSlow()
-        {
-            while (_bits <= 56)
-            {
-                int b;
-                if (Pos < _d.Length && _d[Pos] != 0xFF) b = _d[Pos++];
-                else if (Pos + 1 < _d.Length && _d[Pos] == 0xFF && _d[Pos + 1] == 0x00) { b = 0xFF; Pos += 2; }
-                else { b = 0; _fed += 8; } // marker or end of data: feed zeros, do not consume
-                _buf |= (ulong)b << (56 - _bits);
-                _bits += 8;
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly int Peek(int n) => (int)(_buf >> (64 - n));
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Skip(int n) { _buf <<= n; _bits -= n; }
+        public ulong Buf;  // MSB-aligned; bits below the top Bits are either zero or the data of the bytes at Pos
+        public int Bits;   // valid bits in Buf
+        public int Pos;    // next byte of entropy data to load
+        public int Fed;    // zero bits fed after the data ended or a marker was reached
 
         /// <summary>True when bits past the real data were consumed (truncated or corrupt stream).</summary>
-        public readonly bool Overrun => _fed > _bits;
-
-        /// <summary>
-        /// After the last MCU: only padding is left in the buffer (fewer than 8 real bits, all ones) and the data
-        /// continues with the EOI marker. Anything else — a marker inside the scan, extra entropy data — is left to libjpeg.
-        /// </summary>
-        public readonly bool AtCleanEnd()
-        {
-            int real = _bits - _fed;
-            if (real < 0 || real >= 8) return false;
-            if (real > 0 && (_buf >> (64 - real)) != (1UL << real) - 1) return false;
-            int p = Pos;
-            while (p + 1 < _d.Length && _d[p] == 0xFF && _d[p + 1] == 0xFF) p++;
-            return p + 1 < _d.Length && _d[p] == 0xFF && _d[p + 1] == 0xD9;
-        }
-
-        public bool Restart(int expected)
-        {
-            _buf = 0; _bits = 0; _fed = 0;
-            if (Pos + 1 >= _d.Length || _d[Pos] != 0xFF || _d[Pos + 1] != 0xD0 + expected) return false;
-            Pos += 2;
-            return true;
-        }
+        public readonly bool Overrun => Fed > Bits;
     }
 
+    /// <summary>
+    /// Tops the buffer up to ≥ 56 bits when eight bytes without 0xFF follow: one read, and as many whole bytes as fit
+    /// are taken (the bits below the new count are those bytes' successors, so the next read ORs the same values).
+    /// False when the slow path is needed. Call only with bits &lt; 57.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int DecodeSymbol(ref BitReader br, Huffman h)
+    private static bool RefillFast(ref ulong buf, ref int bits, ref int pos, ReadOnlySpan<byte> d)
     {
-        int e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(h.Lookup), br.Peek(LookBits));
-        if (e != 0)
+        if ((uint)pos + 8 > (uint)d.Length) return false;
+        ulong x = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref MemoryMarshal.GetReference(d), pos)));
+        ulong y = ~x;
+        if (((y - 0x0101010101010101UL) & ~y & 0x8080808080808080UL) != 0) return false;
+        buf |= x >> bits;
+        pos += (63 - bits) >> 3;
+        bits |= 56;
+        return true;
+    }
+
+    /// <summary>
+    /// Byte by byte near 0xFF (stuffed bytes, markers) and at the end of the data. Takes and returns the state by value
+    /// so that the callers' bit-buffer locals are never address-taken (they would then live in memory).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (ulong Buf, int Bits, int Pos, int Fed) RefillSlow(ulong buf, int bits, int pos, int fed, ReadOnlySpan<byte> d)
+    {
+        buf = bits == 0 ? 0 : buf & (ulong.MaxValue << (64 - bits)); // drop the look-ahead bits of the fast path
+        while (bits <= 56)
         {
-            br.Skip(e >> 8);
-            return e & 0xFF;
+            int b;
+            if (pos < d.Length && d[pos] != 0xFF) b = d[pos++];
+            else if (pos + 1 < d.Length && d[pos] == 0xFF && d[pos + 1] == 0x00) { b = 0xFF; pos += 2; }
+            else { b = 0; fed += 8; } // marker or end of data: feed zeros, do not consume
+            buf |= (ulong)b << (56 - bits);
+            bits += 8;
         }
-        int code = br.Peek(16);
+        return (buf, bits, pos, fed);
+    }
+
+    /// <summary>
+    /// Codes longer than the lookup (13–16 bits), canonical decoding as in jdhuff.c jpeg_huff_decode.
+    /// <paramref name="peek16"/> is the next 16 bits; returns (length &lt;&lt; 8) | symbol, or -1 for a bad code.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int LongCode(Huffman h, int peek16)
+    {
         for (int l = LookBits + 1; l <= 16; l++)
         {
-            int c = code >> (16 - l);
+            int c = peek16 >> (16 - l);
             if (h.MaxCode[l] >= 0 && c <= h.MaxCode[l])
             {
-                br.Skip(l);
                 int idx = h.ValPtr[l] + c - h.MinCode[l];
-                return idx >= 0 && idx < h.Symbols.Length ? h.Symbols[idx] : -1;
+                return idx >= 0 && idx < h.Symbols.Length ? (l << 8) | h.Symbols[idx] : -1;
             }
         }
         return -1;
     }
 
+    /// <summary>F.2.2.1 EXTEND: the <paramref name="s"/>-bit magnitude <paramref name="v"/> as a signed value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Receive(ref BitReader br, int s)
+    private static int Extend(int v, int s) => v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
+
+    /// <summary>
+    /// Decodes <paramref name="count"/> consecutive blocks of one component of which only the DC is needed (libjpeg's
+    /// 1x1 IDCT): the DC goes through <paramref name="pred"/> to one output sample each — block u of 4 (a 4:2:0 MCU's
+    /// luma) at dst[(u / 2) · stride + u % 2], a single block at dst[0] — and the AC coefficients are skipped, several
+    /// symbols per lookup. One call per MCU keeps the bit buffer in registers across its blocks.
+    /// </summary>
+    private static bool DcOnlyBlocks(ref BitState st, ReadOnlySpan<byte> d, Huffman dc, Huffman ac, ref int pred, int q0,
+        Span<byte> dst, int stride, int count)
     {
-        int v = br.Peek(s);
-        br.Skip(s);
-        return v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
+        ulong buf = st.Buf;
+        int bits = st.Bits, pos = st.Pos;
+        ref ushort dcLookup = ref MemoryMarshal.GetArrayDataReference(dc.Lookup);
+        for (int u = 0; u < count; u++)
+        {
+            // DC: a code (≤ 16 bits) and its magnitude (≤ 11) from ≥ 32 bits.
+            if (bits < 32 && !RefillFast(ref buf, ref bits, ref pos, d)) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
+            int e = Unsafe.Add(ref dcLookup, (nint)(buf >> (64 - LookBits)));
+            if (e == 0 && (e = LongCode(dc, (int)(buf >> 48))) < 0) return false;
+            int s = e & 0xFF;
+            buf <<= e >> 8; bits -= e >> 8;
+            if (s > 11) return false;
+            if (s > 0)
+            {
+                pred += Extend((int)(buf >> (64 - s)), s);
+                buf <<= s; bits -= s;
+            }
+            for (int k = 1; ;)
+            {
+                var cur = SkipAc(new Cursor(buf, bits, pos), d, ac, ref k);
+                (buf, bits, pos) = (cur.Buf, cur.Bits, cur.Pos);
+                if (k >= 64) break;
+                // Near a 0xFF byte or the end of the data, or a code longer than 12 bits: one symbol the slow way.
+                if (bits < 32) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
+                e = ac.Lookup[(int)(buf >> (64 - LookBits))];
+                if (e == 0 && (e = LongCode(ac, (int)(buf >> 48))) < 0) return false;
+                buf <<= e >> 8; bits -= e >> 8;
+                if ((k = AdvanceOne(ref buf, ref bits, k, e & 0xFF)) >= 64) break;
+            }
+            dst[count == 1 ? 0 : (u >> 1) * stride + (u & 1)] = Idct1x1(pred, q0);
+        }
+        st.Buf = buf; st.Bits = bits; st.Pos = pos;
+        return true;
+    }
+
+    /// <summary>The bit buffer, bit count and position: 16 bytes, passed and returned in registers.</summary>
+    private readonly record struct Cursor(ulong Buf, int Bits, int Pos);
+
+    /// <summary>
+    /// Skips AC coefficients of a block from position <paramref name="k"/>, several symbols per lookup: a skip entry is
+    /// applied only while it cannot complete the block (entries that do not fit, or would pass position 63, advance
+    /// 127 and go one symbol at a time); ≥ 32 bits cover two lookups. Sets k to 64 when the block is done. It makes
+    /// no calls, so its few values stay in registers; it returns early for the caller to do the rare slow steps:
+    /// with fewer than 32 bits when the slow refill is needed, with ≥ 32 bits when a code is longer than 12 bits.
+    /// </summary>
+    private static Cursor SkipAc(Cursor cur, ReadOnlySpan<byte> d, Huffman ac, ref int k)
+    {
+        ulong buf = cur.Buf;
+        int bits = cur.Bits, pos = cur.Pos, kk = k;
+        ref ushort skip = ref MemoryMarshal.GetArrayDataReference(ac.Skip);
+        ref ushort lookup = ref MemoryMarshal.GetArrayDataReference(ac.Lookup);
+        while (true)
+        {
+            // Refill on every round, not when a count runs low: a data-dependent "bits < n" branch mispredicts
+            // often, the unconditional top-up costs a load. ≥ 56 bits then cover four lookups of 12.
+            if (!RefillFast(ref buf, ref bits, ref pos, d)) break;
+            int e = Unsafe.Add(ref skip, (nint)(buf >> (64 - LookBits)));
+            if (kk + ((e >> 6) & 127) >= 64) goto one;
+            buf <<= e; bits -= (int)((uint)e << 26 >> 26); kk += (e >> 6) & 127;
+            if ((e & (1 << 13)) != 0) { kk = 64; break; }
+            e = Unsafe.Add(ref skip, (nint)(buf >> (64 - LookBits)));
+            if (kk + ((e >> 6) & 127) >= 64) goto one;
+            buf <<= e; bits -= (int)((uint)e << 26 >> 26); kk += (e >> 6) & 127;
+            if ((e & (1 << 13)) != 0) { kk = 64; break; }
+            e = Unsafe.Add(ref skip, (nint)(buf >> (64 - LookBits)));
+            if (kk + ((e >> 6) & 127) >= 64) goto one;
+            buf <<= e; bits -= (int)((uint)e << 26 >> 26); kk += (e >> 6) & 127;
+            if ((e & (1 << 13)) != 0) { kk = 64; break; }
+            e = Unsafe.Add(ref skip, (nint)(buf >> (64 - LookBits)));
+            if (kk + ((e >> 6) & 127) >= 64) goto one;
+            buf <<= e; bits -= (int)((uint)e << 26 >> 26); kk += (e >> 6) & 127;
+            if ((e & (1 << 13)) != 0) { kk = 64; break; }
+            continue;
+        one:
+            // One symbol: a code (≤ 12 bits here) and its magnitude bits (≤ 15); ≥ 32 bits are left at any "one".
+            e = Unsafe.Add(ref lookup, (nint)(buf >> (64 - LookBits)));
+            if (e == 0) break;
+            buf <<= e >> 8; bits -= e >> 8;
+            kk = AdvanceOne(ref buf, ref bits, kk, e & 0xFF);
+            if (kk >= 64) break;
+        }
+        k = kk;
+        return new Cursor(buf, bits, pos);
+    }
+
+    /// <summary>After an AC symbol's code: drops its magnitude bits and returns the next position (64 = block done).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AdvanceOne(ref ulong buf, ref int bits, int k, int rs)
+    {
+        int r = rs >> 4, s = rs & 15;
+        if (s == 0) return r == 15 ? k + 16 : 64; // ZRL, or EOB
+        buf <<= s; bits -= s;
+        return k + r + 1;
+    }
+
+    /// <summary>
+    /// Decodes AC coefficients of a block from position <paramref name="k"/> into <paramref name="block"/> (natural order),
+    /// one whole symbol per lookup of the Fast table; sets k to 64 when the block is done. Like SkipAc it makes no
+    /// calls and returns early for the caller's slow steps (slow refill, a symbol longer than 12 bits) with k &lt; 64,
+    /// and with k = 65 for a run past position 63, which libjpeg handles its own way (the caller declines the file).
+    /// </summary>
+    private static Cursor AcDecode(Cursor cur, ReadOnlySpan<byte> d, Huffman ac, Span<int> block, ref int k, ref ulong written)
+    {
+        ulong buf = cur.Buf, wr = written;
+        int bits = cur.Bits, pos = cur.Pos, kk = k;
+        ref int fast = ref MemoryMarshal.GetArrayDataReference(ac.Fast);
+        ref byte natural = ref MemoryMarshal.GetArrayDataReference(Natural);
+        ref int blk = ref MemoryMarshal.GetReference(block);
+        while (true)
+        {
+            if (!RefillFast(ref buf, ref bits, ref pos, d)) break;
+            int e = Unsafe.Add(ref fast, (nint)(buf >> (64 - LookBits)));
+            if (e == 0) break;
+            buf <<= e; bits -= e & 63;
+            int r = (e >> 6) & 15;
+            if ((e & (15 << 10)) == 0)
+            {
+                if (r != 15) { kk = 64; break; } // EOB
+                kk += 16;                        // ZRL; one that runs past 63 just ends the block, as in libjpeg
+                if (kk >= 64) { kk = 64; break; }
+                continue;
+            }
+            else
+            {
+                kk += r;
+                if (kk > 63) { kk = 65; break; }
+                int nat = Unsafe.Add(ref natural, kk);
+                Unsafe.Add(ref blk, nat) = e >> 16;
+                wr |= 1UL << nat;
+                kk++;
+            }
+            if (kk >= 64) break;
+        }
+        k = kk;
+        written = wr;
+        return new Cursor(buf, bits, pos);
+    }
+
+    /// <summary>
+    /// Decodes every coefficient of a block into <paramref name="block"/> (natural order, all zero on entry);
+    /// <paramref name="written"/> gets a bit per natural position written, so the caller can clear just those.
+    /// </summary>
+    private static bool FullBlock(ref BitState st, ReadOnlySpan<byte> d, Huffman dc, Huffman ac, ref int pred, Span<int> block,
+        out ulong written)
+    {
+        written = 1;
+        ulong buf = st.Buf;
+        int bits = st.Bits, pos = st.Pos;
+        if (bits < 32 && !RefillFast(ref buf, ref bits, ref pos, d)) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
+        int e = dc.Lookup[(int)(buf >> (64 - LookBits))];
+        if (e == 0 && (e = LongCode(dc, (int)(buf >> 48))) < 0) return false;
+        int s = e & 0xFF;
+        buf <<= e >> 8; bits -= e >> 8;
+        if (s > 11) return false;
+        if (s > 0)
+        {
+            pred += Extend((int)(buf >> (64 - s)), s);
+            buf <<= s; bits -= s;
+        }
+        block[0] = (short)pred; // JCOEF
+        for (int k = 1; ;)
+        {
+            var cur = AcDecode(new Cursor(buf, bits, pos), d, ac, block, ref k, ref written);
+            (buf, bits, pos) = (cur.Buf, cur.Bits, cur.Pos);
+            if (k > 64) return false;
+            if (k == 64) break;
+            // Near a 0xFF byte or the end of the data, or a code longer than 12 bits: one symbol the slow way.
+            if (bits < 32) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
+            e = ac.Lookup[(int)(buf >> (64 - LookBits))];
+            if (e == 0 && (e = LongCode(ac, (int)(buf >> 48))) < 0) return false;
+            buf <<= e >> 8; bits -= e >> 8;
+            int r = (e >> 4) & 15;
+            s = e & 15;
+            if (s == 0)
+            {
+                if (r != 15) break;
+                k += 16;
+            }
+            else
+            {
+                k += r;
+                if (k > 63) return false; // libjpeg would write through its padded natural-order table: leave it to TurboJPEG
+                int nat = Natural[k];
+                block[nat] = Extend((int)(buf >> (64 - s)), s);
+                written |= 1UL << nat;
+                buf <<= s; bits -= s;
+                k++;
+            }
+            if (k >= 64) break;
+        }
+        st.Buf = buf; st.Bits = bits; st.Pos = pos;
+        return true;
+    }
+
+    /// <summary>
+    /// Restart marker: the buffered bits (padding) are dropped and the next marker must be RSTn with the expected n.
+    /// Bytes before it are skipped as libjpeg's next_marker does (JWRN_EXTRANEOUS_DATA, same pixels).
+    /// </summary>
+    private static bool Restart(ref BitState st, ReadOnlySpan<byte> d, int expected)
+    {
+        int p = st.Pos;
+        while (p + 1 < d.Length && !(d[p] == 0xFF && d[p + 1] != 0x00 && d[p + 1] != 0xFF)) p++;
+        st = new BitState { Pos = p + 2 };
+        return p + 1 < d.Length && d[p + 1] == 0xD0 + expected;
+    }
+
+    /// <summary>
+    /// After the last MCU: only padding is left (fewer than 8 real bits, all ones) and the data continues with the EOI
+    /// marker. Anything else — a marker inside the scan, extra entropy data — is left to libjpeg.
+    /// </summary>
+    private static bool AtCleanEnd(in BitState st, ReadOnlySpan<byte> d)
+    {
+        int real = st.Bits - st.Fed;
+        if (real < 0 || real >= 8) return false;
+        if (real > 0 && (st.Buf >> (64 - real)) != (1UL << real) - 1) return false;
+        int p = st.Pos;
+        while (p + 1 < d.Length && d[p] == 0xFF && d[p + 1] == 0xFF) p++;
+        return p + 1 < d.Length && d[p] == 0xFF && d[p + 1] == 0xD9;
     }
 
     private static RgbImage? DecodeScan(ReadOnlySpan<byte> d, int pos, int width, int height, int nf, bool is420,
@@ -306,126 +525,89 @@ internal static class JpegEighthDecoder
         var y = new byte[planeW * planeH];
         var cb = nf == 3 ? new byte[planeW * planeH] : null;
         var cr = nf == 3 ? new byte[planeW * planeH] : null;
-        var br = new BitReader(d, pos);
+        var st = new BitState { Pos = pos };
         Span<int> pred = stackalloc int[3];
-        Span<int> block = stackalloc int[64 + 16];
-        Span<int> ws = stackalloc int[16];
-        var yDc = dcTables[td[0]]!; var yAc = acTables[ta[0]]!;
-        int yQ0 = quant[tq[0]][0];
-        int mcus = mcusX * mcusY, nextRestart = 0;
-        int lumaBlocks = nf == 3 && is420 ? 4 : 1;
-        for (int m = 0; m < mcus; m++)
+        Span<int> block = stackalloc int[64];
+        block.Clear();
+        var dcT = new Huffman[nf];
+        var acT = new Huffman[nf];
+        var q0 = new int[nf];
+        for (int c = 0; c < nf; c++) { dcT[c] = dcTables[td[c]]!; acT[c] = acTables[ta[c]]!; q0[c] = quant[tq[c]][0]; }
+        var yDc = dcT[0]; var yAc = acT[0];
+        int nextRestart = 0, restartLeft = restart;
+        for (int my = 0; my < mcusY; my++)
         {
-            if (restart > 0 && m > 0 && m % restart == 0)
+            for (int mx = 0; mx < mcusX; mx++)
             {
-                if (!br.Restart(nextRestart)) return null;
-                nextRestart = (nextRestart + 1) & 7;
-                pred.Clear();
-            }
-            int mx = m % mcusX, my = m / mcusX;
-            for (int u = 0; u < lumaBlocks; u++)
-            {
-                br.Fill();
-                int s = DecodeSymbol(ref br, yDc);
-                if ((uint)s > 11) return null;
-                if (s > 0) { br.Fill(); pred[0] += Receive(ref br, s); }
-                // AC: skipped. k = positions done; a skip entry may only be applied while it cannot complete the block.
-                // One refill (≥ 33 bits) covers two lookups of ≤ 12 bits.
-                ref ushort skip = ref MemoryMarshal.GetArrayDataReference(yAc.Skip);
-                for (int k = 1; k < 64;)
+                if (restart > 0)
                 {
-                    br.Fill();
-                    int e = Unsafe.Add(ref skip, br.Peek(LookBits));
-                    if (e != 0 && k + ((e >> 5) & 127) < 64)
+                    if (restartLeft == 0)
                     {
-                        br.Skip(e & 31);
-                        k += (e >> 5) & 127;
-                        if ((e & (1 << 12)) != 0) break;
-                        e = Unsafe.Add(ref skip, br.Peek(LookBits));
-                        if (e != 0 && k + ((e >> 5) & 127) < 64)
-                        {
-                            br.Skip(e & 31);
-                            k += (e >> 5) & 127;
-                            if ((e & (1 << 12)) != 0) break;
-                        }
-                        continue;
+                        if (!Restart(ref st, d, nextRestart)) return null;
+                        nextRestart = (nextRestart + 1) & 7;
+                        pred.Clear();
+                        restartLeft = restart;
                     }
-                    int rs = DecodeSymbol(ref br, yAc);
-                    if (rs < 0) return null;
-                    int r = rs >> 4, size = rs & 15;
-                    if (size == 0)
-                    {
-                        if (r != 15) break;
-                        k += 16;
-                        continue;
-                    }
-                    br.Fill();
-                    br.Skip(size);
-                    k += r + 1;
+                    restartLeft--;
                 }
-                // jpeg_idct_1x1: the coefficient is stored as a 16-bit JCOEF, DESCALE by 3, then the IDCT range limit.
-                int v = ((short)pred[0] * yQ0 + 4) >> 3;
-                int bx = is420 && nf == 3 ? mx * 2 + (u & 1) : mx, by = is420 && nf == 3 ? my * 2 + (u >> 1) : my;
-                y[by * planeW + bx] = RangeLimit(v);
-            }
-            for (int c = 1; c < nf; c++)
-            {
-                // Chroma: full coefficient decode; 2x2 IDCT for 4:2:0, DC only (1x1) for 4:4:4.
-                var dcT = dcTables[td[c]]!; var acT = acTables[ta[c]]!;
-                var q = quant[tq[c]];
-                block.Clear();
-                br.Fill();
-                int s = DecodeSymbol(ref br, dcT);
-                if ((uint)s > 11) return null;
-                if (s > 0) { br.Fill(); pred[c] += Receive(ref br, s); }
-                block[0] = (short)pred[c];
-                for (int k = 1; k < 64; k++)
+                if (nf == 3 && is420)
                 {
-                    br.Fill();
-                    int rs = DecodeSymbol(ref br, acT);
-                    if (rs < 0) return null;
-                    int r = rs >> 4, size = rs & 15;
-                    if (size == 0)
+                    int o = 2 * (my * planeW + mx);
+                    if (!DcOnlyBlocks(ref st, d, yDc, yAc, ref pred[0], q0[0], y.AsSpan(o), planeW, 4)) return null;
+                    // 4:2:0 chroma at 1/8 is libjpeg's 2x2 IDCT, which reads AC coefficients too.
+                    for (int c = 1; c < 3; c++)
                     {
-                        if (r != 15) break;
-                        k += 15;
-                        continue;
+                        if (!FullBlock(ref st, d, dcT[c], acT[c], ref pred[c], block, out ulong written)) return null;
+                        Idct2x2(block, written, quant[tq[c]], out int p00, out int p01, out int p10, out int p11);
+                        for (ulong w = written; w != 0; w &= w - 1) block[System.Numerics.BitOperations.TrailingZeroCount(w)] = 0;
+                        var plane = c == 1 ? cb! : cr!;
+                        plane[o] = (byte)p00; plane[o + 1] = (byte)p01; plane[o + planeW] = (byte)p10; plane[o + planeW + 1] = (byte)p11;
                     }
-                    k += r;
-                    if (k > 63) return null;
-                    br.Fill();
-                    block[Natural[k]] = Receive(ref br, size);
                 }
-                var plane = c == 1 ? cb! : cr!;
-                if (is420)
+                else
                 {
-                    Idct2x2(block, q, ws, out int p00, out int p01, out int p10, out int p11);
-                    int o = my * 2 * planeW + mx * 2;
-                    plane[o] = (byte)p00; plane[o + 1] = (byte)p01; plane[o + planeW] = (byte)p10; plane[o + planeW + 1] = (byte)p11;
+                    // Grey or 4:4:4: every block reduces to its DC.
+                    int o = my * planeW + mx;
+                    if (!DcOnlyBlocks(ref st, d, yDc, yAc, ref pred[0], q0[0], y.AsSpan(o), planeW, 1)) return null;
+                    for (int c = 1; c < nf; c++)
+                        if (!DcOnlyBlocks(ref st, d, dcT[c], acT[c], ref pred[c], q0[c], (c == 1 ? cb! : cr!).AsSpan(o), planeW, 1)) return null;
                 }
-                else plane[my * planeW + mx] = RangeLimit((block[0] * q[0] + 4) >> 3);
+                if (st.Overrun) return null;
             }
-            if (br.Overrun) return null;
         }
-        if (!br.AtCleanEnd()) return null;
-
+        if (!AtCleanEnd(st, d)) return null;
         var rgb = allocate(checked(ow * oh * 3));
-        var t = ColorTables.Value;
         for (int row = 0; row < oh; row++)
-        {
-            int src = row * planeW, o = row * ow * 3;
-            for (int x = 0; x < ow; x++, o += 3)
-            {
-                int Y = y[src + x];
-                if (cb is null) { rgb[o] = rgb[o + 1] = rgb[o + 2] = (byte)Y; continue; }
-                int Cb = cb[src + x], Cr = cr![src + x];
-                rgb[o] = Clamp(Y + t.CrR[Cr]);
-                rgb[o + 1] = Clamp(Y + ((t.CbG[Cb] + t.CrG[Cr]) >> 16));
-                rgb[o + 2] = Clamp(Y + t.CbB[Cb]);
-            }
-        }
+            ToRgb(y.AsSpan(row * planeW, ow), cb is null ? default : cb.AsSpan(row * planeW, ow),
+                cr is null ? default : cr.AsSpan(row * planeW, ow), rgb.AsSpan(row * ow * 3, ow * 3));
         return new RgbImage(ow, oh, rgb);
     }
+
+    /// <summary>jdcolor.c ycc_rgb_convert (or grey → RGB) for one row.</summary>
+    private static void ToRgb(ReadOnlySpan<byte> y, ReadOnlySpan<byte> cb, ReadOnlySpan<byte> cr, Span<byte> rgb)
+    {
+        ref byte o = ref MemoryMarshal.GetReference(rgb);
+        if (cb.IsEmpty)
+        {
+            for (int x = 0; x < y.Length; x++, o = ref Unsafe.Add(ref o, 3)) o = Unsafe.Add(ref o, 1) = Unsafe.Add(ref o, 2) = y[x];
+            return;
+        }
+        var t = ColorTables.Value;
+        ref int crR = ref MemoryMarshal.GetArrayDataReference(t.CrR), cbB = ref MemoryMarshal.GetArrayDataReference(t.CbB);
+        ref int crG = ref MemoryMarshal.GetArrayDataReference(t.CrG), cbG = ref MemoryMarshal.GetArrayDataReference(t.CbG);
+        cb = cb[..y.Length]; cr = cr[..y.Length];
+        for (int x = 0; x < y.Length; x++, o = ref Unsafe.Add(ref o, 3))
+        {
+            int Y = y[x], Cb = cb[x], Cr = cr[x];
+            o = Clamp(Y + Unsafe.Add(ref crR, Cr));
+            Unsafe.Add(ref o, 1) = Clamp(Y + ((Unsafe.Add(ref cbG, Cb) + Unsafe.Add(ref crG, Cr)) >> 16));
+            Unsafe.Add(ref o, 2) = Clamp(Y + Unsafe.Add(ref cbB, Cb));
+        }
+    }
+
+    /// <summary>jpeg_idct_1x1: the DC is stored as a 16-bit JCOEF, dequantized, DESCALEd by 3 and range-limited.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte Idct1x1(int dc, int q0) => RangeLimit(((short)dc * q0 + 4) >> 3);
 
     /// <summary>
     /// IDCT_range_limit(cinfo)[x &amp; RANGE_MASK] (jdmaster.c prepare_range_limit_table): x + 128 clamped for
@@ -441,39 +623,68 @@ internal static class JpegEighthDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static byte Clamp(int v) => (byte)(v < 0 ? 0 : v > 255 ? 255 : v);
 
+    /// <summary>Natural positions jpeg_idct_2x2 reads: rows and columns 0, 1, 3, 5 and 7.</summary>
+    private const ulong Idct2x2Inputs = 0xAB00AB00AB00ABABUL;
+
     /// <summary>
     /// libjpeg-turbo jidctred.c jpeg_idct_2x2 (CONST_BITS 13, PASS1_BITS 2) as its SSE2 twin jsimd_idct_2x2 computes it
     /// (the one TurboJPEG runs on x86-64): identical for valid data, and the 16-bit behaviours are reproduced for corrupt data.
+    /// <paramref name="written"/> marks the nonzero positions; a block whose only input is the DC (the common case
+    /// for chroma) gives one value for all four samples.
     /// </summary>
-    private static void Idct2x2(Span<int> c, int[] q, Span<int> ws, out int p00, out int p01, out int p10, out int p11)
+    private static void Idct2x2(ReadOnlySpan<int> c, ulong written, int[] q, out int p00, out int p01, out int p10, out int p11)
     {
         const int ConstBits = 13, Pass1Bits = 2;
         const long Fix0_720959822 = 5906, Fix0_850430095 = 6967, Fix1_272758580 = 10426, Fix3_624509785 = 29692;
-        // Pass 1: columns 0, 1, 3, 5, 7 → ws[row * 8 + col] for rows 0 and 1. libjpeg-turbo runs this as SSE2
+        if ((written & Idct2x2Inputs) == 1)
+        {
+            // Both passes with only the DC: tmp0 = 0, so ws[0] = ws[8] = Sat16(z0 · 4) and every output is the same.
+            long ws0 = Sat16(Descale((long)(short)(c[0] * q[0]) << (ConstBits + 2), ConstBits - Pass1Bits + 2));
+            p00 = p01 = p10 = p11 = Clamp(Sat16(Descale(ws0 << (ConstBits + 2), ConstBits + Pass1Bits + 3 + 2)) + 128);
+            return;
+        }
+        // Pass 1: columns 0, 1, 3, 5, 7 → rows 0 (top) and 1 (bottom). libjpeg-turbo runs this as SSE2
         // (jsimd_idct_2x2): dequantization is a 16-bit multiply (pmullw) and the pass-1 results are packed to 16 bits
         // with saturation; both only matter for out-of-range (corrupt) coefficients, but are reproduced.
-        foreach (int col in (ReadOnlySpan<int>)[0, 1, 3, 5, 7])
+        ref int cr = ref MemoryMarshal.GetReference(c);
+        ref int qr = ref MemoryMarshal.GetArrayDataReference(q);
+        // A column without inputs gives 0 in both rows; chroma blocks rarely reach columns 3, 5 and 7.
+        const ulong ColumnRows = 1UL | 1UL << 8 | 1UL << 24 | 1UL << 40 | 1UL << 56;
+        long t1 = 0, b1 = 0, t3 = 0, b3 = 0, t5 = 0, b5 = 0, t7 = 0, b7 = 0;
+        Column(ref cr, ref qr, 0, out long t0, out long b0);
+        if ((written & ColumnRows << 1) != 0) Column(ref cr, ref qr, 1, out t1, out b1);
+        if ((written & ColumnRows << 3) != 0) Column(ref cr, ref qr, 3, out t3, out b3);
+        if ((written & ColumnRows << 5) != 0) Column(ref cr, ref qr, 5, out t5, out b5);
+        if ((written & ColumnRows << 7) != 0) Column(ref cr, ref qr, 7, out t7, out b7);
+        Row(t0, t1, t3, t5, t7, out p00, out p01);
+        Row(b0, b1, b3, b5, b7, out p10, out p11);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Column(ref int c, ref int q, int col, out long top, out long bottom)
         {
-            long z0 = (short)(c[col] * q[col]), z1 = (short)(c[8 + col] * q[8 + col]), z3 = (short)(c[24 + col] * q[24 + col]);
-            long z5 = (short)(c[40 + col] * q[40 + col]), z7 = (short)(c[56 + col] * q[56 + col]);
+            long z0 = (short)(Unsafe.Add(ref c, col) * Unsafe.Add(ref q, col));
+            long z1 = (short)(Unsafe.Add(ref c, 8 + col) * Unsafe.Add(ref q, 8 + col));
+            long z3 = (short)(Unsafe.Add(ref c, 24 + col) * Unsafe.Add(ref q, 24 + col));
+            long z5 = (short)(Unsafe.Add(ref c, 40 + col) * Unsafe.Add(ref q, 40 + col));
+            long z7 = (short)(Unsafe.Add(ref c, 56 + col) * Unsafe.Add(ref q, 56 + col));
             long tmp10 = z0 << (ConstBits + 2);
             long tmp0 = z7 * -Fix0_720959822 + z5 * Fix0_850430095 + z3 * -Fix1_272758580 + z1 * Fix3_624509785;
-            ws[col] = Sat16(Descale(tmp10 + tmp0, ConstBits - Pass1Bits + 2));
-            ws[8 + col] = Sat16(Descale(tmp10 - tmp0, ConstBits - Pass1Bits + 2));
+            top = Sat16(Descale(tmp10 + tmp0, ConstBits - Pass1Bits + 2));
+            bottom = Sat16(Descale(tmp10 - tmp0, ConstBits - Pass1Bits + 2));
         }
-        Row(ws[..8], out p00, out p01);
-        Row(ws.Slice(8, 8), out p10, out p11);
 
-        static void Row(Span<int> w, out int a, out int b)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Row(long w0, long w1, long w3, long w5, long w7, out int a, out int b)
         {
-            long tmp10 = (long)w[0] << (ConstBits + 2);
-            long tmp0 = w[7] * -Fix0_720959822 + w[5] * Fix0_850430095 + w[3] * -Fix1_272758580 + w[1] * Fix3_624509785;
+            long tmp10 = w0 << (ConstBits + 2);
+            long tmp0 = w7 * -Fix0_720959822 + w5 * Fix0_850430095 + w3 * -Fix1_272758580 + w1 * Fix3_624509785;
             // SSE2 packs with signed saturation, then adds 128: a clamp, not the C range-limit table's wrap.
-            a = Clamp((int)Math.Clamp(Descale(tmp10 + tmp0, ConstBits + Pass1Bits + 3 + 2), -32768, 32767) + 128);
-            b = Clamp((int)Math.Clamp(Descale(tmp10 - tmp0, ConstBits + Pass1Bits + 3 + 2), -32768, 32767) + 128);
+            a = Clamp(Sat16(Descale(tmp10 + tmp0, ConstBits + Pass1Bits + 3 + 2)) + 128);
+            b = Clamp(Sat16(Descale(tmp10 - tmp0, ConstBits + Pass1Bits + 3 + 2)) + 128);
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Sat16(long v) => (int)Math.Clamp(v, short.MinValue, short.MaxValue);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
