@@ -8,6 +8,7 @@
 // jidctred.c (jpeg_idct_1x1, jpeg_idct_2x2), jdcolor.c (ycc_rgb_convert tables).
 // Anything else (progressive, arithmetic, 12-bit, 4:2:2, CMYK, RGB-coded, entropy errors, restart mismatches,
 // truncation) returns null: the caller decodes with TurboJPEG, which also produces the Pillow-compatible errors.
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -225,7 +226,8 @@ internal static class JpegEighthDecoder
     /// <summary>
     /// Tops the buffer up to ≥ 56 bits when eight bytes without 0xFF follow: one read, and as many whole bytes as fit
     /// are taken (the bits below the new count are those bytes' successors, so the next read ORs the same values).
-    /// False when the slow path is needed. Call only with bits &lt; 57.
+    /// False when the slow path is needed. Any count below 64 is fine (a full buffer takes no bytes), so callers top
+    /// up unconditionally rather than branch on a count that varies with the data.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool RefillFast(ref ulong buf, ref int bits, ref int pos, ReadOnlySpan<byte> d)
@@ -248,7 +250,7 @@ internal static class JpegEighthDecoder
     private static (ulong Buf, int Bits, int Pos, int Fed) RefillSlow(ulong buf, int bits, int pos, int fed, ReadOnlySpan<byte> d)
     {
         buf = bits == 0 ? 0 : buf & (ulong.MaxValue << (64 - bits)); // drop the look-ahead bits of the fast path
-        while (bits <= 56)
+        while (bits <= 55) // ≥ 56 bits, and never 64: RefillFast shifts by the count
         {
             int b;
             if (pos < d.Length && d[pos] != 0xFF) b = d[pos++];
@@ -279,6 +281,17 @@ internal static class JpegEighthDecoder
         return -1;
     }
 
+    /// <summary>
+    /// The DC difference of size <paramref name="s"/> (0..11) at the top of <paramref name="buf"/>, without branches:
+    /// its sign is a coin toss, and a branch on it mispredicts every other block. For s = 0 the shifts give 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DcDiff(ulong buf, int s)
+    {
+        int v = (int)(buf >> (64 - s)) & ((1 << s) - 1);           // s = 0: buf >> 0, masked to 0
+        return v + (((v >> (s - 1)) - 1) & ((-1 << s) + 1));        // EXTEND: top bit clear → v - 2^s + 1
+    }
+
     /// <summary>F.2.2.1 EXTEND: the <paramref name="s"/>-bit magnitude <paramref name="v"/> as a signed value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Extend(int v, int s) => v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
@@ -298,17 +311,14 @@ internal static class JpegEighthDecoder
         for (int u = 0; u < count; u++)
         {
             // DC: a code (≤ 16 bits) and its magnitude (≤ 11) from ≥ 32 bits.
-            if (bits < 32 && !RefillFast(ref buf, ref bits, ref pos, d)) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
+            if (!RefillFast(ref buf, ref bits, ref pos, d) && bits < 32) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
             int e = Unsafe.Add(ref dcLookup, (nint)(buf >> (64 - LookBits)));
             if (e == 0 && (e = LongCode(dc, (int)(buf >> 48))) < 0) return false;
             int s = e & 0xFF;
             buf <<= e >> 8; bits -= e >> 8;
             if (s > 11) return false;
-            if (s > 0)
-            {
-                pred += Extend((int)(buf >> (64 - s)), s);
-                buf <<= s; bits -= s;
-            }
+            pred += DcDiff(buf, s);
+            buf <<= s; bits -= s;
             for (int k = 1; ;)
             {
                 var cur = SkipAc(new Cursor(buf, bits, pos), d, ac, ref k);
@@ -440,17 +450,14 @@ internal static class JpegEighthDecoder
         written = 1;
         ulong buf = st.Buf;
         int bits = st.Bits, pos = st.Pos;
-        if (bits < 32 && !RefillFast(ref buf, ref bits, ref pos, d)) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
+        if (!RefillFast(ref buf, ref bits, ref pos, d) && bits < 32) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
         int e = dc.Lookup[(int)(buf >> (64 - LookBits))];
         if (e == 0 && (e = LongCode(dc, (int)(buf >> 48))) < 0) return false;
         int s = e & 0xFF;
         buf <<= e >> 8; bits -= e >> 8;
         if (s > 11) return false;
-        if (s > 0)
-        {
-            pred += Extend((int)(buf >> (64 - s)), s);
-            buf <<= s; bits -= s;
-        }
+        pred += DcDiff(buf, s);
+        buf <<= s; bits -= s;
         block[0] = (short)pred; // JCOEF
         for (int k = 1; ;)
         {
@@ -521,10 +528,25 @@ internal static class JpegEighthDecoder
         int mcusX = nf == 1 ? ow : (width + mcuPx - 1) / mcuPx;
         int mcusY = nf == 1 ? oh : (height + mcuPx - 1) / mcuPx;
         int planeW = nf == 1 ? ow : mcusX * (is420 ? 2 : 1), planeH = nf == 1 ? oh : mcusY * (is420 ? 2 : 1);
-        // Y, Cb, Cr planes at output resolution (before cropping to ow x oh).
-        var y = new byte[planeW * planeH];
-        var cb = nf == 3 ? new byte[planeW * planeH] : null;
-        var cr = nf == 3 ? new byte[planeW * planeH] : null;
+        // Y, Cb, Cr planes at output resolution (before cropping to ow x oh), rented: every sample is written.
+        int planeSize = planeW * planeH;
+        byte[] planes = ArrayPool<byte>.Shared.Rent(planeSize * nf);
+        try
+        {
+            return DecodeMcus(d, pos, ow, oh, mcusX, mcusY, planeW, nf, is420, td, ta, tq, dcTables, acTables, quant, restart,
+                planes.AsSpan(0, planeSize), nf == 3 ? planes.AsSpan(planeSize, planeSize) : default,
+                nf == 3 ? planes.AsSpan(2 * planeSize, planeSize) : default, allocate);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(planes);
+        }
+    }
+
+    private static RgbImage? DecodeMcus(ReadOnlySpan<byte> d, int pos, int ow, int oh, int mcusX, int mcusY, int planeW, int nf,
+        bool is420, Span<int> td, Span<int> ta, Span<int> tq, Huffman?[] dcTables, Huffman?[] acTables, int[][] quant,
+        int restart, Span<byte> y, Span<byte> cb, Span<byte> cr, Func<int, byte[]> allocate)
+    {
         var st = new BitState { Pos = pos };
         Span<int> pred = stackalloc int[3];
         Span<int> block = stackalloc int[64];
@@ -553,14 +575,14 @@ internal static class JpegEighthDecoder
                 if (nf == 3 && is420)
                 {
                     int o = 2 * (my * planeW + mx);
-                    if (!DcOnlyBlocks(ref st, d, yDc, yAc, ref pred[0], q0[0], y.AsSpan(o), planeW, 4)) return null;
+                    if (!DcOnlyBlocks(ref st, d, yDc, yAc, ref pred[0], q0[0], y[o..], planeW, 4)) return null;
                     // 4:2:0 chroma at 1/8 is libjpeg's 2x2 IDCT, which reads AC coefficients too.
                     for (int c = 1; c < 3; c++)
                     {
                         if (!FullBlock(ref st, d, dcT[c], acT[c], ref pred[c], block, out ulong written)) return null;
                         Idct2x2(block, written, quant[tq[c]], out int p00, out int p01, out int p10, out int p11);
-                        for (ulong w = written; w != 0; w &= w - 1) block[System.Numerics.BitOperations.TrailingZeroCount(w)] = 0;
-                        var plane = c == 1 ? cb! : cr!;
+                        block.Clear(); // a few vector stores; a loop over the written positions mispredicts its exit
+                        var plane = c == 1 ? cb : cr;
                         plane[o] = (byte)p00; plane[o + 1] = (byte)p01; plane[o + planeW] = (byte)p10; plane[o + planeW + 1] = (byte)p11;
                     }
                 }
@@ -568,9 +590,9 @@ internal static class JpegEighthDecoder
                 {
                     // Grey or 4:4:4: every block reduces to its DC.
                     int o = my * planeW + mx;
-                    if (!DcOnlyBlocks(ref st, d, yDc, yAc, ref pred[0], q0[0], y.AsSpan(o), planeW, 1)) return null;
+                    if (!DcOnlyBlocks(ref st, d, yDc, yAc, ref pred[0], q0[0], y[o..], planeW, 1)) return null;
                     for (int c = 1; c < nf; c++)
-                        if (!DcOnlyBlocks(ref st, d, dcT[c], acT[c], ref pred[c], q0[c], (c == 1 ? cb! : cr!).AsSpan(o), planeW, 1)) return null;
+                        if (!DcOnlyBlocks(ref st, d, dcT[c], acT[c], ref pred[c], q0[c], (c == 1 ? cb : cr)[o..], planeW, 1)) return null;
                 }
                 if (st.Overrun) return null;
             }
@@ -578,8 +600,8 @@ internal static class JpegEighthDecoder
         if (!AtCleanEnd(st, d)) return null;
         var rgb = allocate(checked(ow * oh * 3));
         for (int row = 0; row < oh; row++)
-            ToRgb(y.AsSpan(row * planeW, ow), cb is null ? default : cb.AsSpan(row * planeW, ow),
-                cr is null ? default : cr.AsSpan(row * planeW, ow), rgb.AsSpan(row * ow * 3, ow * 3));
+            ToRgb(y.Slice(row * planeW, ow), cb.IsEmpty ? default : cb.Slice(row * planeW, ow),
+                cr.IsEmpty ? default : cr.Slice(row * planeW, ow), rgb.AsSpan(row * ow * 3, ow * 3));
         return new RgbImage(ow, oh, rgb);
     }
 
