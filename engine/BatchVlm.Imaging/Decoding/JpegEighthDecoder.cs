@@ -19,6 +19,9 @@ internal static class JpegEighthDecoder
 {
     private const int LookBits = 12;
 
+    /// <summary>Index bits of the chroma code+value table: 4 KB keeps it in L1 beside the others; longer symbols are rare.</summary>
+    private const int FastBits = 10;
+
     /// <summary>A skip entry advancing 127 positions: never applicable, so the decoder takes one symbol instead.</summary>
     private const ushort NoSkip = 127 << 6;
 
@@ -49,7 +52,7 @@ internal static class JpegEighthDecoder
         /// AC decode, peek(12) → one whole symbol when its code and magnitude fit in 12 bits: bits consumed (0..5) |
         /// run (6..9) | size (10..13) | flag (14) | extended coefficient value (16..31, signed); 0 otherwise.
         /// </summary>
-        public readonly int[] Fast = new int[1 << LookBits];
+        public readonly int[] Fast = new int[1 << FastBits];
     }
 
     internal static RgbImage? TryDecode(ReadOnlySpan<byte> d, Func<int, byte[]> allocate)
@@ -177,13 +180,13 @@ internal static class JpegEighthDecoder
         }
         if (isAc)
         {
-            for (int idx = 0; idx < 1 << LookBits; idx++)
+            for (int idx = 0; idx < 1 << FastBits; idx++)
             {
-                int e = h.Lookup[idx];
+                int e = h.Lookup[idx << (LookBits - FastBits)];
                 if (e == 0) continue;
                 int l = e >> 8, r = (e >> 4) & 15, sz = e & 15;
-                if (l + sz > LookBits) continue;
-                int value = sz == 0 ? 0 : Extend((idx >> (LookBits - l - sz)) & ((1 << sz) - 1), sz);
+                if (l + sz > FastBits) continue;
+                int value = sz == 0 ? 0 : Extend((idx >> (FastBits - l - sz)) & ((1 << sz) - 1), sz);
                 h.Fast[idx] = (l + sz) | (r << 6) | (sz << 10) | (1 << 14) | (value << 16);
             }
             // Multi-symbol skip entries: walk whole symbols inside the 12-bit window.
@@ -234,10 +237,12 @@ internal static class JpegEighthDecoder
     {
         if ((uint)pos + 8 > (uint)d.Length) return false;
         ulong x = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref MemoryMarshal.GetReference(d), pos)));
+        // 0xFF (a stuffed byte or a marker) among the bytes taken: the top n of x. Borrows can only add false alarms.
         ulong y = ~x;
-        if (((y - 0x0101010101010101UL) & ~y & 0x8080808080808080UL) != 0) return false;
+        int n = (63 - bits) >> 3;
+        if (((y - 0x0101010101010101UL) & ~y & 0x8080808080808080UL & (ulong.MaxValue << (64 - 8 * n))) != 0) return false;
         buf |= x >> bits;
-        pos += (63 - bits) >> 3;
+        pos += n;
         bits |= 56;
         return true;
     }
@@ -413,7 +418,7 @@ internal static class JpegEighthDecoder
         while (true)
         {
             if (!RefillFast(ref buf, ref bits, ref pos, d)) break;
-            int e = Unsafe.Add(ref fast, (nint)(buf >> (64 - LookBits)));
+            int e = Unsafe.Add(ref fast, (nint)(buf >> (64 - FastBits)));
             if (e == 0) break;
             buf <<= e; bits -= e & 63;
             int r = (e >> 6) & 15;
