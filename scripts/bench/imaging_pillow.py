@@ -69,6 +69,7 @@ def worker(files, size, draft, passes, start_q, done_q):
     blobs = [open(f, "rb").read() for f in files]
     for b in blobs:                              # warm-up pass
         pipeline(b, size, draft)
+    done_q.put(None)                             # ready: the parent starts timing only when every worker is
     for _ in range(passes):
         start_q.get()
         c0 = time.process_time()
@@ -98,9 +99,10 @@ def bench(args):
         procs = [ctx.Process(target=worker, args=(s, args.size, draft, args.passes, start_q, done_q)) for s in shares]
         for p in procs:
             p.start()
-        time.sleep(0.2)
+        for _ in procs:
+            done_q.get()                         # every worker has read its files and done its warm-up pass
         for _ in range(args.passes):
-            # warm-up happens before the first start signal is consumed; time from signal to the last worker's finish
+            # time from the start signal to the last worker's finish
             t0 = time.perf_counter()
             for _ in procs:
                 start_q.put(1)
