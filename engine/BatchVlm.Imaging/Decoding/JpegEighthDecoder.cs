@@ -19,6 +19,9 @@ internal static class JpegEighthDecoder
 {
     private const int LookBits = 12;
 
+    /// <summary>Bits a skip entry may consume: its codes lie in the 12-bit window, the last magnitude may run past it.</summary>
+    private const int MaxSkipBits = 18;
+
     /// <summary>Index bits of the chroma code+value table: 4 KB keeps it in L1 beside the others; longer symbols are rare.</summary>
     private const int FastBits = 10;
 
@@ -189,17 +192,19 @@ internal static class JpegEighthDecoder
                 int value = sz == 0 ? 0 : Extend((idx >> (FastBits - l - sz)) & ((1 << sz) - 1), sz);
                 h.Fast[idx] = (l + sz) | (r << 6) | (sz << 10) | (1 << 14) | (value << 16);
             }
-            // Multi-symbol skip entries: walk whole symbols inside the 12-bit window.
+            // Multi-symbol skip entries: walk symbols whose codes lie inside the 12-bit window. Magnitude bits are
+            // only skipped, so the last symbol's may run past the window (an entry consumes up to 12 + 15 bits).
             for (int idx = 0; idx < 1 << LookBits; idx++)
             {
                 int used = 0, advance = 0;
                 bool eob = false;
-                while (true)
+                while (used < LookBits)
                 {
                     int e = h.Lookup[(idx << used) & ((1 << LookBits) - 1)];
                     if (e == 0) break;
                     int l = e >> 8, sym = e & 0xFF, r = sym >> 4, s = sym & 15;
-                    if (used + l + s > LookBits) break;
+                    if (used + l > LookBits) break;       // the code itself is cut by the window's end
+                    if (used + l + s > MaxSkipBits) break; // three lookups per refill must fit in 56 bits
                     used += l + s;
                     if (s == 0 && r != 15) { eob = true; break; }
                     advance += s == 0 ? 16 : r + 1;
@@ -361,27 +366,23 @@ internal static class JpegEighthDecoder
         while (true)
         {
             // Refill on every round, not when a count runs low: a data-dependent "bits < n" branch mispredicts
-            // often, the unconditional top-up costs a load. ≥ 56 bits then cover four lookups of 12.
+            // often, the unconditional top-up costs a load. ≥ 56 bits then cover three lookups of ≤ 18.
             if (!RefillFast(ref buf, ref bits, ref pos, d)) break;
             int e = Unsafe.Add(ref skip, (nint)(buf >> (64 - LookBits)));
             if (kk + ((e >> 6) & 127) >= 64) goto one;
             buf <<= e; bits -= (int)((uint)e << 26 >> 26); kk += (e >> 6) & 127;
             if ((e & (1 << 13)) != 0) { kk = 64; break; }
             e = Unsafe.Add(ref skip, (nint)(buf >> (64 - LookBits)));
-            if (kk + ((e >> 6) & 127) >= 64) goto one;
+            if (kk + ((e >> 6) & 127) >= 64) continue; // the single-symbol path starts from a full buffer
             buf <<= e; bits -= (int)((uint)e << 26 >> 26); kk += (e >> 6) & 127;
             if ((e & (1 << 13)) != 0) { kk = 64; break; }
             e = Unsafe.Add(ref skip, (nint)(buf >> (64 - LookBits)));
-            if (kk + ((e >> 6) & 127) >= 64) goto one;
-            buf <<= e; bits -= (int)((uint)e << 26 >> 26); kk += (e >> 6) & 127;
-            if ((e & (1 << 13)) != 0) { kk = 64; break; }
-            e = Unsafe.Add(ref skip, (nint)(buf >> (64 - LookBits)));
-            if (kk + ((e >> 6) & 127) >= 64) goto one;
+            if (kk + ((e >> 6) & 127) >= 64) continue;
             buf <<= e; bits -= (int)((uint)e << 26 >> 26); kk += (e >> 6) & 127;
             if ((e & (1 << 13)) != 0) { kk = 64; break; }
             continue;
         one:
-            // One symbol: a code (≤ 12 bits here) and its magnitude bits (≤ 15); ≥ 32 bits are left at any "one".
+            // One symbol: a code (≤ 12 bits here) and its magnitude bits (≤ 15), from ≥ 56 bits.
             e = Unsafe.Add(ref lookup, (nint)(buf >> (64 - LookBits)));
             if (e == 0) break;
             buf <<= e >> 8; bits -= e >> 8;
