@@ -405,8 +405,9 @@ internal static class JpegEighthDecoder
 
     /// <summary>
     /// Decodes AC coefficients of a block from position <paramref name="k"/> into <paramref name="block"/> (natural order),
-    /// one whole symbol per lookup of the Fast table; sets k to 64 when the block is done. Like SkipAc it makes no
-    /// calls and returns early for the caller's slow steps (slow refill, a symbol longer than 12 bits) with k &lt; 64,
+    /// one whole symbol per lookup of the Fast table (else code from the 12-bit table, magnitude from the buffer); sets
+    /// k to 64 when the block is done. Like SkipAc it makes no calls and returns early for the caller's slow steps
+    /// (slow refill, a code longer than 12 bits) with k &lt; 64,
     /// and with k = 65 for a run past position 63, which libjpeg handles its own way (the caller declines the file).
     /// </summary>
     private static Cursor AcDecode(Cursor cur, ReadOnlySpan<byte> d, Huffman ac, Span<int> block, ref int k, ref ulong written)
@@ -420,8 +421,21 @@ internal static class JpegEighthDecoder
         {
             if (!RefillFast(ref buf, ref bits, ref pos, d)) break;
             int e = Unsafe.Add(ref fast, (nint)(buf >> (64 - FastBits)));
-            if (e == 0) break;
-            buf <<= e; bits -= e & 63;
+            if (e == 0)
+            {
+                // Code and magnitude longer than the Fast table: code from the 12-bit lookup (longer: the caller),
+                // magnitude from the buffer (≥ 56 bits hold ≤ 12 + 15).
+                int c = ac.Lookup[(int)(buf >> (64 - LookBits))];
+                if (c == 0) break;
+                buf <<= c >> 8; bits -= c >> 8;
+                int sz = c & 15;
+                e = (c & 0xF0) << 2 | sz << 10 | (sz == 0 ? 0 : Extend((int)(buf >> (64 - sz)), sz) << 16);
+                buf <<= sz; bits -= sz;
+            }
+            else
+            {
+                buf <<= e; bits -= e & 63;
+            }
             int r = (e >> 6) & 15;
             if ((e & (15 << 10)) == 0)
             {
