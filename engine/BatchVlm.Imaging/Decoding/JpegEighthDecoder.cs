@@ -669,68 +669,83 @@ internal static class JpegEighthDecoder
     private const ulong Idct2x2Inputs = 0xAB00AB00AB00ABABUL;
 
     /// <summary>
-    /// libjpeg-turbo jidctred.c jpeg_idct_2x2 (CONST_BITS 13, PASS1_BITS 2) as its SSE2 twin jsimd_idct_2x2 computes it
-    /// (the one TurboJPEG runs on x86-64): identical for valid data, and the 16-bit behaviours are reproduced for corrupt data.
+    /// libjpeg-turbo jidctred.c jpeg_idct_2x2 (CONST_BITS 13, PASS1_BITS 2) exactly as its SSE2 twin jsimd_idct_2x2_sse2
+    /// (simd/x86_64/jidctred-sse2.asm, the one TurboJPEG runs on x86-64) computes it, which only matters for corrupt
+    /// data: dequantization is a 16-bit multiply (pmullw), all sums are 32-bit and wrap (pmaddwd/paddd), the pass-1
+    /// results of columns 1, 3, 5, 7 are saturated to 16 bits (packssdw) while column 0's are not and are shifted
+    /// left by 15 in 32 bits in pass 2, and the output is saturated to 16 then 8 bits before adding 128.
     /// <paramref name="written"/> marks the nonzero positions; a block whose only input is the DC (the common case
     /// for chroma) gives one value for all four samples.
     /// </summary>
     private static void Idct2x2(ReadOnlySpan<int> c, ulong written, int[] q, out int p00, out int p01, out int p10, out int p11)
     {
         const int ConstBits = 13, Pass1Bits = 2;
-        const long Fix0_720959822 = 5906, Fix0_850430095 = 6967, Fix1_272758580 = 10426, Fix3_624509785 = 29692;
-        if ((written & Idct2x2Inputs) == 1)
-        {
-            // Both passes with only the DC: tmp0 = 0, so ws[0] = ws[8] = Sat16(z0 · 4) and every output is the same.
-            long ws0 = Sat16(Descale((long)(short)(c[0] * q[0]) << (ConstBits + 2), ConstBits - Pass1Bits + 2));
-            p00 = p01 = p10 = p11 = Clamp(Sat16(Descale(ws0 << (ConstBits + 2), ConstBits + Pass1Bits + 3 + 2)) + 128);
-            return;
-        }
-        // Pass 1: columns 0, 1, 3, 5, 7 → rows 0 (top) and 1 (bottom). libjpeg-turbo runs this as SSE2
-        // (jsimd_idct_2x2): dequantization is a 16-bit multiply (pmullw) and the pass-1 results are packed to 16 bits
-        // with saturation; both only matter for out-of-range (corrupt) coefficients, but are reproduced.
+        const int Pass1Shift = ConstBits - Pass1Bits + 2, Pass2Shift = ConstBits + Pass1Bits + 3 + 2;
         ref int cr = ref MemoryMarshal.GetReference(c);
         ref int qr = ref MemoryMarshal.GetArrayDataReference(q);
-        // A column without inputs gives 0 in both rows; chroma blocks rarely reach columns 3, 5 and 7.
-        const ulong ColumnRows = 1UL | 1UL << 8 | 1UL << 24 | 1UL << 40 | 1UL << 56;
-        long t1 = 0, b1 = 0, t3 = 0, b3 = 0, t5 = 0, b5 = 0, t7 = 0, b7 = 0;
-        Column(ref cr, ref qr, 0, out long t0, out long b0);
-        if ((written & ColumnRows << 1) != 0) Column(ref cr, ref qr, 1, out t1, out b1);
-        if ((written & ColumnRows << 3) != 0) Column(ref cr, ref qr, 3, out t3, out b3);
-        if ((written & ColumnRows << 5) != 0) Column(ref cr, ref qr, 5, out t5, out b5);
-        if ((written & ColumnRows << 7) != 0) Column(ref cr, ref qr, 7, out t7, out b7);
-        Row(t0, t1, t3, t5, t7, out p00, out p01);
-        Row(b0, b1, b3, b5, b7, out p10, out p11);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Column(ref int c, ref int q, int col, out long top, out long bottom)
+        unchecked
         {
-            long z0 = (short)(Unsafe.Add(ref c, col) * Unsafe.Add(ref q, col));
-            long z1 = (short)(Unsafe.Add(ref c, 8 + col) * Unsafe.Add(ref q, 8 + col));
-            long z3 = (short)(Unsafe.Add(ref c, 24 + col) * Unsafe.Add(ref q, 24 + col));
-            long z5 = (short)(Unsafe.Add(ref c, 40 + col) * Unsafe.Add(ref q, 40 + col));
-            long z7 = (short)(Unsafe.Add(ref c, 56 + col) * Unsafe.Add(ref q, 56 + col));
-            long tmp10 = z0 << (ConstBits + 2);
-            long tmp0 = z7 * -Fix0_720959822 + z5 * Fix0_850430095 + z3 * -Fix1_272758580 + z1 * Fix3_624509785;
-            top = Sat16(Descale(tmp10 + tmp0, ConstBits - Pass1Bits + 2));
-            bottom = Sat16(Descale(tmp10 - tmp0, ConstBits - Pass1Bits + 2));
+            if ((written & Idct2x2Inputs) == 1)
+            {
+                // Both passes with only the DC: tmp0 = 0 everywhere and all four outputs are the same.
+                int a0 = (((short)(cr * qr) << (ConstBits + 2)) + (1 << (Pass1Shift - 1))) >> Pass1Shift;
+                p00 = p01 = p10 = p11 = Output((a0 << (ConstBits + 2)) + (1 << (Pass2Shift - 1)) >> Pass2Shift);
+                return;
+            }
+            // Pass 1: columns 0, 1, 3, 5, 7 → rows 0 (top) and 1 (bottom). A column without inputs gives 0 in both
+            // rows; chroma blocks rarely reach columns 3, 5 and 7.
+            const ulong ColumnRows = 1UL | 1UL << 8 | 1UL << 24 | 1UL << 40 | 1UL << 56;
+            int t1 = 0, b1 = 0, t3 = 0, b3 = 0, t5 = 0, b5 = 0, t7 = 0, b7 = 0;
+            Column(ref cr, ref qr, 0, out int t0, out int b0);
+            if ((written & ColumnRows << 1) != 0) { Column(ref cr, ref qr, 1, out t1, out b1); t1 = Sat16(t1); b1 = Sat16(b1); }
+            if ((written & ColumnRows << 3) != 0) { Column(ref cr, ref qr, 3, out t3, out b3); t3 = Sat16(t3); b3 = Sat16(b3); }
+            if ((written & ColumnRows << 5) != 0) { Column(ref cr, ref qr, 5, out t5, out b5); t5 = Sat16(t5); b5 = Sat16(b5); }
+            if ((written & ColumnRows << 7) != 0) { Column(ref cr, ref qr, 7, out t7, out b7); t7 = Sat16(t7); b7 = Sat16(b7); }
+            Row(t0, t1, t3, t5, t7, out p00, out p01);
+            Row(b0, b1, b3, b5, b7, out p10, out p11);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Row(long w0, long w1, long w3, long w5, long w7, out int a, out int b)
+        static void Column(ref int c, ref int q, int col, out int top, out int bottom)
         {
-            long tmp10 = w0 << (ConstBits + 2);
-            long tmp0 = w7 * -Fix0_720959822 + w5 * Fix0_850430095 + w3 * -Fix1_272758580 + w1 * Fix3_624509785;
-            // SSE2 packs with signed saturation, then adds 128: a clamp, not the C range-limit table's wrap.
-            a = Clamp(Sat16(Descale(tmp10 + tmp0, ConstBits + Pass1Bits + 3 + 2)) + 128);
-            b = Clamp(Sat16(Descale(tmp10 - tmp0, ConstBits + Pass1Bits + 3 + 2)) + 128);
+            unchecked
+            {
+                int z0 = (short)(Unsafe.Add(ref c, col) * Unsafe.Add(ref q, col));
+                int z1 = (short)(Unsafe.Add(ref c, 8 + col) * Unsafe.Add(ref q, 8 + col));
+                int z3 = (short)(Unsafe.Add(ref c, 24 + col) * Unsafe.Add(ref q, 24 + col));
+                int z5 = (short)(Unsafe.Add(ref c, 40 + col) * Unsafe.Add(ref q, 40 + col));
+                int z7 = (short)(Unsafe.Add(ref c, 56 + col) * Unsafe.Add(ref q, 56 + col));
+                int tmp10 = z0 << (ConstBits + 2);
+                int tmp0 = Odd(z1, z3, z5, z7);
+                top = (tmp10 + tmp0 + (1 << (Pass1Shift - 1))) >> Pass1Shift;
+                bottom = (tmp10 - tmp0 + (1 << (Pass1Shift - 1))) >> Pass1Shift;
+            }
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Row(int w0, int w1, int w3, int w5, int w7, out int a, out int b)
+        {
+            unchecked
+            {
+                int tmp10 = w0 << (ConstBits + 2);
+                int tmp0 = Odd(w1, w3, w5, w7);
+                a = Output((tmp10 + tmp0 + (1 << (Pass2Shift - 1))) >> Pass2Shift);
+                b = Output((tmp10 - tmp0 + (1 << (Pass2Shift - 1))) >> Pass2Shift);
+            }
+        }
+
+        // FIX(3.624509785) z1 − FIX(1.272758580) z3 + FIX(0.850430095) z5 − FIX(0.720959822) z7 (two pmaddwd, one paddd).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static int Odd(int z1, int z3, int z5, int z7) => unchecked(z1 * 29692 - z3 * 10426 + z5 * 6967 - z7 * 5906);
+
+        // packssdw, packsswb, paddb 128.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static int Output(int v) => Math.Clamp(v, -128, 127) + 128;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Sat16(long v) => (int)Math.Clamp(v, short.MinValue, short.MaxValue);
+    private static int Sat16(int v) => Math.Clamp(v, short.MinValue, short.MaxValue);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long Descale(long x, int n) => (x + (1L << (n - 1))) >> n;
 
     private sealed class Tables
     {
