@@ -410,13 +410,12 @@ internal static class JpegEighthDecoder
     /// (slow refill, a code longer than 12 bits) with k &lt; 64,
     /// and with k = 65 for a run past position 63, which libjpeg handles its own way (the caller declines the file).
     /// </summary>
-    private static Cursor AcDecode(Cursor cur, ReadOnlySpan<byte> d, Huffman ac, Span<int> block, ref int k, ref ulong written)
+    private static Cursor AcDecode(Cursor cur, ReadOnlySpan<byte> d, Huffman ac, Span<int> acc, int[] q, ref int k)
     {
-        ulong buf = cur.Buf, wr = written;
+        ulong buf = cur.Buf;
         int bits = cur.Bits, pos = cur.Pos, kk = k;
         ref int fast = ref MemoryMarshal.GetArrayDataReference(ac.Fast);
         ref byte natural = ref MemoryMarshal.GetArrayDataReference(Natural);
-        ref int blk = ref MemoryMarshal.GetReference(block);
         while (true)
         {
             if (!RefillFast(ref buf, ref bits, ref pos, d)) break;
@@ -448,26 +447,22 @@ internal static class JpegEighthDecoder
             {
                 kk += r;
                 if (kk > 63) { kk = 65; break; }
-                int nat = Unsafe.Add(ref natural, kk);
-                Unsafe.Add(ref blk, nat) = e >> 16;
-                wr |= 1UL << nat;
+                Accumulate(acc, q, Unsafe.Add(ref natural, kk), e >> 16);
                 kk++;
             }
             if (kk >= 64) break;
         }
         k = kk;
-        written = wr;
         return new Cursor(buf, bits, pos);
     }
 
     /// <summary>
-    /// Decodes every coefficient of a block into <paramref name="block"/> (natural order, all zero on entry);
-    /// <paramref name="written"/> gets a bit per natural position written, so the caller can clear just those.
+    /// Decodes a 4:2:0 chroma block for libjpeg's 2x2 IDCT: each coefficient is dequantized as it arrives and added into
+    /// the pass-1 sums of the IDCT (<paramref name="acc"/>, zero on entry: top and bottom row of columns 0, 1, 3, 5, 7,
+    /// then a sink for the positions the IDCT ignores) — the sums are linear, so no coefficient block is kept.
     /// </summary>
-    private static bool FullBlock(ref BitState st, ReadOnlySpan<byte> d, Huffman dc, Huffman ac, ref int pred, Span<int> block,
-        out ulong written)
+    private static bool ChromaBlock(ref BitState st, ReadOnlySpan<byte> d, Huffman dc, Huffman ac, int[] q, ref int pred, Span<int> acc)
     {
-        written = 1;
         ulong buf = st.Buf;
         int bits = st.Bits, pos = st.Pos;
         if (!RefillFast(ref buf, ref bits, ref pos, d) && bits < 32) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
@@ -478,10 +473,10 @@ internal static class JpegEighthDecoder
         if (s > 11) return false;
         pred += DcDiff(buf, s);
         buf <<= s; bits -= s;
-        block[0] = (short)pred; // JCOEF
+        Accumulate(acc, q, 0, (short)pred); // JCOEF
         for (int k = 1; ;)
         {
-            var cur = AcDecode(new Cursor(buf, bits, pos), d, ac, block, ref k, ref written);
+            var cur = AcDecode(new Cursor(buf, bits, pos), d, ac, acc, q, ref k);
             (buf, bits, pos) = (cur.Buf, cur.Bits, cur.Pos);
             if (k > 64) return false;
             if (k == 64) break;
@@ -501,9 +496,7 @@ internal static class JpegEighthDecoder
             {
                 k += r;
                 if (k > 63) return false; // libjpeg would write through its padded natural-order table: leave it to TurboJPEG
-                int nat = Natural[k];
-                block[nat] = Extend((int)(buf >> (64 - s)), s);
-                written |= 1UL << nat;
+                Accumulate(acc, q, Natural[k], Extend((int)(buf >> (64 - s)), s));
                 buf <<= s; bits -= s;
                 k++;
             }
@@ -511,6 +504,43 @@ internal static class JpegEighthDecoder
         }
         st.Buf = buf; st.Bits = bits; st.Pos = pos;
         return true;
+    }
+
+    /// <summary>
+    /// Adds coefficient <paramref name="v"/> at natural position <paramref name="nat"/>, dequantized as pmullw does
+    /// ((short)(v · q)), into the 2x2 IDCT's pass-1 sums: acc[2j] (top row) and acc[2j + 1] (bottom row) of column
+    /// slot j. Sums wrap at 32 bits like the SSE2 code's paddd; each product fits (|z · w| ≤ 2^30).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(Span<int> acc, int[] q, int nat, int v)
+    {
+        unchecked
+        {
+            int z = (short)(v * q[nat]);
+            int slot = Idct2Slot[nat];
+            acc[slot] += z * Idct2Top[nat];
+            acc[slot + 1] += z * Idct2Bottom[nat];
+        }
+    }
+
+    // Per natural position: accumulator index (2 × column slot; 10 = sink for rows/columns 2, 4, 6) and the pass-1
+    // weights of jpeg_idct_2x2 for the top and bottom output rows: row 0 → 2^15 (tmp10 = z0 << 15) in both; rows 1, 3,
+    // 5, 7 → ±FIX(3.624509785), ∓FIX(1.272758580), ±FIX(0.850430095), ∓FIX(0.720959822) (top +tmp0, bottom −tmp0).
+    private static readonly byte[] Idct2Slot = new byte[64];
+    private static readonly int[] Idct2Top = new int[64], Idct2Bottom = new int[64];
+
+    static JpegEighthDecoder()
+    {
+        ReadOnlySpan<int> slotOfColumn = [0, 2, -1, 4, -1, 6, -1, 8];
+        ReadOnlySpan<int> rowWeight = [1 << 15, 29692, 0, -10426, 0, 6967, 0, -5906];
+        for (int nat = 0; nat < 64; nat++)
+        {
+            int row = nat >> 3, col = nat & 7;
+            bool used = slotOfColumn[col] >= 0 && rowWeight[row] != 0;
+            Idct2Slot[nat] = (byte)(used ? slotOfColumn[col] : 10);
+            Idct2Top[nat] = used ? rowWeight[row] : 0;
+            Idct2Bottom[nat] = used ? (row == 0 ? rowWeight[row] : -rowWeight[row]) : 0;
+        }
     }
 
     /// <summary>
@@ -569,8 +599,8 @@ internal static class JpegEighthDecoder
     {
         var st = new BitState { Pos = pos };
         Span<int> pred = stackalloc int[3];
-        Span<int> block = stackalloc int[64];
-        block.Clear();
+        Span<int> acc = stackalloc int[12]; // the 2x2 IDCT's pass-1 sums for one chroma block, see Accumulate
+        acc.Clear();
         var dcT = new Huffman[nf];
         var acT = new Huffman[nf];
         var q0 = new int[nf];
@@ -599,9 +629,9 @@ internal static class JpegEighthDecoder
                     // 4:2:0 chroma at 1/8 is libjpeg's 2x2 IDCT, which reads AC coefficients too.
                     for (int c = 1; c < 3; c++)
                     {
-                        if (!FullBlock(ref st, d, dcT[c], acT[c], ref pred[c], block, out ulong written)) return null;
-                        Idct2x2(block, written, quant[tq[c]], out int p00, out int p01, out int p10, out int p11);
-                        block.Clear(); // a few vector stores; a loop over the written positions mispredicts its exit
+                        if (!ChromaBlock(ref st, d, dcT[c], acT[c], quant[tq[c]], ref pred[c], acc)) return null;
+                        Idct2x2(acc, out int p00, out int p01, out int p10, out int p11);
+                        acc.Clear();
                         var plane = c == 1 ? cb : cr;
                         plane[o] = (byte)p00; plane[o + 1] = (byte)p01; plane[o + planeW] = (byte)p10; plane[o + planeW + 1] = (byte)p11;
                     }
@@ -665,62 +695,31 @@ internal static class JpegEighthDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static byte Clamp(int v) => (byte)(v < 0 ? 0 : v > 255 ? 255 : v);
 
-    /// <summary>Natural positions jpeg_idct_2x2 reads: rows and columns 0, 1, 3, 5 and 7.</summary>
-    private const ulong Idct2x2Inputs = 0xAB00AB00AB00ABABUL;
-
     /// <summary>
     /// libjpeg-turbo jidctred.c jpeg_idct_2x2 (CONST_BITS 13, PASS1_BITS 2) exactly as its SSE2 twin jsimd_idct_2x2_sse2
     /// (simd/x86_64/jidctred-sse2.asm, the one TurboJPEG runs on x86-64) computes it, which only matters for corrupt
     /// data: dequantization is a 16-bit multiply (pmullw), all sums are 32-bit and wrap (pmaddwd/paddd), the pass-1
     /// results of columns 1, 3, 5, 7 are saturated to 16 bits (packssdw) while column 0's are not and are shifted
     /// left by 15 in 32 bits in pass 2, and the output is saturated to 16 then 8 bits before adding 128.
-    /// <paramref name="written"/> marks the nonzero positions; a block whose only input is the DC (the common case
-    /// for chroma) gives one value for all four samples.
+    /// Pass 1's sums come ready from <see cref="Accumulate"/>.
     /// </summary>
-    private static void Idct2x2(ReadOnlySpan<int> c, ulong written, int[] q, out int p00, out int p01, out int p10, out int p11)
+    private static void Idct2x2(ReadOnlySpan<int> acc, out int p00, out int p01, out int p10, out int p11)
     {
         const int ConstBits = 13, Pass1Bits = 2;
         const int Pass1Shift = ConstBits - Pass1Bits + 2, Pass2Shift = ConstBits + Pass1Bits + 3 + 2;
-        ref int cr = ref MemoryMarshal.GetReference(c);
-        ref int qr = ref MemoryMarshal.GetArrayDataReference(q);
         unchecked
         {
-            if ((written & Idct2x2Inputs) == 1)
-            {
-                // Both passes with only the DC: tmp0 = 0 everywhere and all four outputs are the same.
-                int a0 = (((short)(cr * qr) << (ConstBits + 2)) + (1 << (Pass1Shift - 1))) >> Pass1Shift;
-                p00 = p01 = p10 = p11 = Output((a0 << (ConstBits + 2)) + (1 << (Pass2Shift - 1)) >> Pass2Shift);
-                return;
-            }
-            // Pass 1: columns 0, 1, 3, 5, 7 → rows 0 (top) and 1 (bottom). A column without inputs gives 0 in both
-            // rows; chroma blocks rarely reach columns 3, 5 and 7.
-            const ulong ColumnRows = 1UL | 1UL << 8 | 1UL << 24 | 1UL << 40 | 1UL << 56;
-            int t1 = 0, b1 = 0, t3 = 0, b3 = 0, t5 = 0, b5 = 0, t7 = 0, b7 = 0;
-            Column(ref cr, ref qr, 0, out int t0, out int b0);
-            if ((written & ColumnRows << 1) != 0) { Column(ref cr, ref qr, 1, out t1, out b1); t1 = Sat16(t1); b1 = Sat16(b1); }
-            if ((written & ColumnRows << 3) != 0) { Column(ref cr, ref qr, 3, out t3, out b3); t3 = Sat16(t3); b3 = Sat16(b3); }
-            if ((written & ColumnRows << 5) != 0) { Column(ref cr, ref qr, 5, out t5, out b5); t5 = Sat16(t5); b5 = Sat16(b5); }
-            if ((written & ColumnRows << 7) != 0) { Column(ref cr, ref qr, 7, out t7, out b7); t7 = Sat16(t7); b7 = Sat16(b7); }
+            int t0 = Pass1(acc[0]), b0 = Pass1(acc[1]);
+            int t1 = Sat16(Pass1(acc[2])), b1 = Sat16(Pass1(acc[3]));
+            int t3 = Sat16(Pass1(acc[4])), b3 = Sat16(Pass1(acc[5]));
+            int t5 = Sat16(Pass1(acc[6])), b5 = Sat16(Pass1(acc[7]));
+            int t7 = Sat16(Pass1(acc[8])), b7 = Sat16(Pass1(acc[9]));
             Row(t0, t1, t3, t5, t7, out p00, out p01);
             Row(b0, b1, b3, b5, b7, out p10, out p11);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Column(ref int c, ref int q, int col, out int top, out int bottom)
-        {
-            unchecked
-            {
-                int z0 = (short)(Unsafe.Add(ref c, col) * Unsafe.Add(ref q, col));
-                int z1 = (short)(Unsafe.Add(ref c, 8 + col) * Unsafe.Add(ref q, 8 + col));
-                int z3 = (short)(Unsafe.Add(ref c, 24 + col) * Unsafe.Add(ref q, 24 + col));
-                int z5 = (short)(Unsafe.Add(ref c, 40 + col) * Unsafe.Add(ref q, 40 + col));
-                int z7 = (short)(Unsafe.Add(ref c, 56 + col) * Unsafe.Add(ref q, 56 + col));
-                int tmp10 = z0 << (ConstBits + 2);
-                int tmp0 = Odd(z1, z3, z5, z7);
-                top = (tmp10 + tmp0 + (1 << (Pass1Shift - 1))) >> Pass1Shift;
-                bottom = (tmp10 - tmp0 + (1 << (Pass1Shift - 1))) >> Pass1Shift;
-            }
-        }
+        static int Pass1(int sum) => unchecked(sum + (1 << (Pass1Shift - 1))) >> Pass1Shift;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Row(int w0, int w1, int w3, int w5, int w7, out int a, out int b)
@@ -728,15 +727,11 @@ internal static class JpegEighthDecoder
             unchecked
             {
                 int tmp10 = w0 << (ConstBits + 2);
-                int tmp0 = Odd(w1, w3, w5, w7);
+                int tmp0 = w1 * 29692 - w3 * 10426 + w5 * 6967 - w7 * 5906; // two pmaddwd, one paddd
                 a = Output((tmp10 + tmp0 + (1 << (Pass2Shift - 1))) >> Pass2Shift);
                 b = Output((tmp10 - tmp0 + (1 << (Pass2Shift - 1))) >> Pass2Shift);
             }
         }
-
-        // FIX(3.624509785) z1 − FIX(1.272758580) z3 + FIX(0.850430095) z5 − FIX(0.720959822) z7 (two pmaddwd, one paddd).
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static int Odd(int z1, int z3, int z5, int z7) => unchecked(z1 * 29692 - z3 * 10426 + z5 * 6967 - z7 * 5906);
 
         // packssdw, packsswb, paddb 128.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
