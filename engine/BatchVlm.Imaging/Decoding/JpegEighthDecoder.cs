@@ -1,11 +1,17 @@
 // Fast 1/8-scale JPEG decoding for shrink-on-load, producing the same pixels as libjpeg-turbo 2.1.5 scaled by 1/8
-// (and so as Pillow's draft() decode), for baseline Huffman JPEGs in grey, 4:4:4 or 4:2:0 YCbCr.
+// (and so as Pillow's draft() decode), for baseline Huffman JPEGs in grey, 4:4:4 or 4:2:0 YCbCr, with or without
+// restart markers.
 // At 1/8, libjpeg reduces each luma block to its DC (jpeg_idct_1x1) and each 4:2:0 chroma block to 2x2 samples
 // (jpeg_idct_2x2, which reads coefficients in rows/columns 0, 1, 3, 5, 7), so chroma needs no upsampling.
 // The speed comes from luma: its AC coefficients are never decoded, only skipped, with a table that consumes as many
-// whole (code + magnitude) symbols as fit in 12 bits per lookup. Chroma blocks are decoded normally.
+// whole symbols as one 12-bit lookup can see (the last magnitude may run past it). Chroma symbols are decoded one per
+// lookup of a code+value table and added straight into the 2x2 IDCT's pass-1 sums. Entropy decoding is bound by the
+// latency of each lookup and by mispredicted branches, so the hot loops (SkipAc, AcDecode) are small, make no calls,
+// keep the bit buffer in registers, refill unconditionally and avoid data-dependent branches (DC sign, refill
+// counts); the rare slow steps return to their callers.
 // References: ITU-T T.81 Annex F (Huffman decoding), libjpeg-turbo 2.1.5 jdmaster.c (scaled DCT sizes),
-// jidctred.c (jpeg_idct_1x1, jpeg_idct_2x2), jdcolor.c (ycc_rgb_convert tables).
+// jidctred.c (jpeg_idct_1x1, jpeg_idct_2x2) and simd/x86_64/jidctred-sse2.asm (what TurboJPEG runs), jdcolor.c
+// (ycc_rgb_convert tables), jdmarker.c (next_marker, for restarts).
 // Anything else (progressive, arithmetic, 12-bit, 4:2:2, CMYK, RGB-coded, entropy errors, restart mismatches,
 // truncation) returns null: the caller decodes with TurboJPEG, which also produces the Pillow-compatible errors.
 using System.Buffers;
