@@ -3,7 +3,8 @@
 // 1 and 2 threads, against Pillow 9.4 running the same pipeline in the same run (the python script, T processes for T
 // threads). Also measures how far shrink-on-load moves the output from the exact path.
 // Ours and Pillow alternate pass by pass; ratios are medians of the per-pair ratios.
-// Options: --small N (200) --large M (20) --passes P (5; at least 3 for the large set) --cache DIR --python PATH --skip-pillow
+// Options: --small N (200) --large M (20) --passes P (5; at least 3 for the large set) --sets small,large
+// --threads 1,2 --cache DIR --python PATH --skip-pillow
 using System.Diagnostics;
 using System.Text.Json;
 using BatchVlm.Imaging;
@@ -31,7 +32,10 @@ public sealed class ImagingBench : IBenchArea
 
         Console.WriteLine($"imaging bench: {small} x 640x480 and {large} x 4000x3000 JPEGs (Pillow q90 4:2:0) in {cache}");
         RunProcess(python, $"\"{script}\" gen \"{cache}\" --small {small} --large {large}");
-        var sets = new[] { ("small", 640, 480, passes), ("large", 4000, 3000, Math.Max(3, passes)) };
+        var only = (StrArg(args, "--sets") ?? "small,large").Split(',');
+        var threadCounts = (StrArg(args, "--threads") ?? "1,2").Split(',').Select(int.Parse).ToArray();
+        var sets = new[] { ("small", 640, 480, passes), ("large", 4000, 3000, Math.Max(3, passes)) }
+            .Where(set => only.Contains(set.Item1)).ToArray();
         Console.WriteLine($"resize kernel: {BatchVlm.Imaging.Resampling.PillowResampler.BestKernel}; cores: {Environment.ProcessorCount}; " +
                           "NOTE: other processes may share the cores (compare ratios within one run)");
         Console.WriteLine();
@@ -46,7 +50,7 @@ public sealed class ImagingBench : IBenchArea
             var dir = Path.Combine(cache, name);
             var files = Directory.GetFiles(dir, "*.jpg").Order().Take(name == "small" ? small : large).ToArray();
             var blobs = files.Select(File.ReadAllBytes).ToArray();
-            foreach (int threads in new[] { 1, 2 })
+            foreach (int threads in threadCounts)
             {
                 var variants = new List<(string Label, ImageProcessor Proc, string PillowMode)> { ("exact", exact, "full") };
                 variants.Add(("shrink k=1 (draft rule)", draftLike, "draft"));
