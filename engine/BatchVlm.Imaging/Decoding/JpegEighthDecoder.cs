@@ -298,6 +298,23 @@ internal static class JpegEighthDecoder
     }
 
     /// <summary>
+    /// A DC symbol — code (≤ 16 bits) and magnitude (≤ 11) from ≥ 32 buffered bits — added to <paramref name="pred"/>.
+    /// False for a bad code or a size above 11, which libjpeg rejects for 8-bit data.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool DecodeDc(ref ulong buf, ref int bits, Huffman dc, ref int pred)
+    {
+        int e = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(dc.Lookup), (nint)(buf >> (64 - LookBits)));
+        if (e == 0 && (e = LongCode(dc, (int)(buf >> 48))) < 0) return false;
+        int s = e & 0xFF;
+        buf <<= e >> 8; bits -= e >> 8;
+        if (s > 11) return false;
+        pred += DcDiff(buf, s);
+        buf <<= s; bits -= s;
+        return true;
+    }
+
+    /// <summary>
     /// The DC difference of size <paramref name="s"/> (0..11) at the top of <paramref name="buf"/>, without branches:
     /// its sign is a coin toss, and a branch on it mispredicts every other block. For s = 0 the shifts give 0.
     /// </summary>
@@ -323,18 +340,10 @@ internal static class JpegEighthDecoder
     {
         ulong buf = st.Buf;
         int bits = st.Bits, pos = st.Pos;
-        ref ushort dcLookup = ref MemoryMarshal.GetArrayDataReference(dc.Lookup);
         for (int u = 0; u < count; u++)
         {
-            // DC: a code (≤ 16 bits) and its magnitude (≤ 11) from ≥ 32 bits.
             if (!RefillFast(ref buf, ref bits, ref pos, d) && bits < 32) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
-            int e = Unsafe.Add(ref dcLookup, (nint)(buf >> (64 - LookBits)));
-            if (e == 0 && (e = LongCode(dc, (int)(buf >> 48))) < 0) return false;
-            int s = e & 0xFF;
-            buf <<= e >> 8; bits -= e >> 8;
-            if (s > 11) return false;
-            pred += DcDiff(buf, s);
-            buf <<= s; bits -= s;
+            if (!DecodeDc(ref buf, ref bits, dc, ref pred)) return false;
             for (int k = 1; ;)
             {
                 var cur = SkipAc(new Cursor(buf, bits, pos), d, ac, ref k);
@@ -342,7 +351,7 @@ internal static class JpegEighthDecoder
                 if (k >= 64) break;
                 // Near a 0xFF byte or the end of the data, or a code longer than 12 bits: one symbol the slow way.
                 if (bits < 32) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
-                e = ac.Lookup[(int)(buf >> (64 - LookBits))];
+                int e = ac.Lookup[(int)(buf >> (64 - LookBits))];
                 if (e == 0 && (e = LongCode(ac, (int)(buf >> 48))) < 0) return false;
                 buf <<= e >> 8; bits -= e >> 8;
                 if ((k = AdvanceOne(ref buf, ref bits, k, e & 0xFF)) >= 64) break;
@@ -472,14 +481,9 @@ internal static class JpegEighthDecoder
         ulong buf = st.Buf;
         int bits = st.Bits, pos = st.Pos;
         if (!RefillFast(ref buf, ref bits, ref pos, d) && bits < 32) (buf, bits, pos, st.Fed) = RefillSlow(buf, bits, pos, st.Fed, d);
-        int e = dc.Lookup[(int)(buf >> (64 - LookBits))];
-        if (e == 0 && (e = LongCode(dc, (int)(buf >> 48))) < 0) return false;
-        int s = e & 0xFF;
-        buf <<= e >> 8; bits -= e >> 8;
-        if (s > 11) return false;
-        pred += DcDiff(buf, s);
-        buf <<= s; bits -= s;
+        if (!DecodeDc(ref buf, ref bits, dc, ref pred)) return false;
         Accumulate(acc, q, 0, (short)pred); // JCOEF
+        int e, s;
         for (int k = 1; ;)
         {
             var cur = AcDecode(new Cursor(buf, bits, pos), d, ac, acc, q, ref k);
