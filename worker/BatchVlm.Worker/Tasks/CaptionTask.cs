@@ -55,6 +55,7 @@ public sealed record CaptionParameters
     public int NumBeams { get; init; } = 1;
     public int BatchSize { get; init; } = 4;
     public Dictionary<string, string>? Questions { get; init; }
+    public string ShrinkOnLoad { get; init; } = "off";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -74,11 +75,12 @@ public sealed record CaptionParameters
         }
         catch (JsonException e)
         {
-            throw new ArgumentException($"caption parameters: {e.Message} (known: prompt, max_new_tokens, num_beams, batch_size, questions)", e);
+            throw new ArgumentException($"caption parameters: {e.Message} (known: prompt, max_new_tokens, num_beams, batch_size, questions, shrink_on_load)", e);
         }
         if (p.MaxNewTokens is < 1 or > 1024) throw new ArgumentException($"caption parameter max_new_tokens must be 1..1024, got {p.MaxNewTokens}");
         if (p.NumBeams is < 1 or > 16) throw new ArgumentException($"caption parameter num_beams must be 1..16, got {p.NumBeams}");
         if (p.BatchSize is < 1 or > 64) throw new ArgumentException($"caption parameter batch_size must be 1..64, got {p.BatchSize}");
+        TaskParameters.CheckShrinkOnLoad("caption", p.ShrinkOnLoad);
         if (family is not ("paligemma" or "blip-2" or null))
             throw new ArgumentException($"caption: model_type '{family}' cannot caption (caption takes paligemma and blip-2 checkpoints)");
         if (family == "blip-2" || (family is null && p.Prompt is { } free && free.Contains("{question}", StringComparison.Ordinal)))
@@ -245,6 +247,8 @@ public sealed class CaptionTask : IShardTask
 
     private sealed class Session(LoadedModel loaded, CaptionParameters parameters) : IShardTaskSession
     {
+        private readonly ImageProcessor _processor = TaskParameters.WithShrinkOnLoad(loaded.Processor, parameters.ShrinkOnLoad);
+
         public int BatchSize => parameters.BatchSize;
 
         public PreparedItem Prepare(FetchedItem item, CancellationToken ct)
@@ -260,7 +264,7 @@ public sealed class CaptionTask : IShardTask
             }
             var info = ImageDecoder.Probe(item.Bytes);
             var (w, h) = loaded.Processor.Options.Decode.ApplyExifOrientation ? info.OrientedSize : (info.Width, info.Height);
-            var pixels = loaded.Processor.Preprocess(item.Bytes);
+            var pixels = _processor.Preprocess(item.Bytes);
             return new PreparedItem(item.Key, new Prepared(pixels, w, h, prompt));
         }
 

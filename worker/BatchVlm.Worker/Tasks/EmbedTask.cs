@@ -16,6 +16,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using BatchVlm.Imaging.Processing;
 using BatchVlm.Storage.Blobs;
 using BatchVlm.Storage.Postgres;
 using BatchVlm.Worker.Models;
@@ -37,13 +38,14 @@ public sealed record EmbedParameters
     public string Dtype { get; init; } = "float32";
     public int BatchSize { get; init; } = 16;
     public string Blip2ImageEmbedding { get; init; } = "queries";
+    public string ShrinkOnLoad { get; init; } = "off";
 
     public NpyDType NpyDType => Dtype == "float16" ? NpyDType.Float16 : NpyDType.Float32;
 
     public static EmbedParameters Parse(string? parametersJson)
     {
         var p = TaskParameters.Parse<EmbedParameters>(EmbedTask.TaskName, parametersJson,
-            "output, texts, normalize, dtype, batch_size, blip2_image_embedding");
+            "output, texts, normalize, dtype, batch_size, blip2_image_embedding, shrink_on_load");
         if (string.IsNullOrWhiteSpace(p.Output))
             throw new ArgumentException("embed needs parameter output: where the .npy shard files go (az://container/prefix, a blob URL or a folder)");
         if (p.Dtype is not ("float32" or "float16"))
@@ -51,6 +53,7 @@ public sealed record EmbedParameters
         if (p.Blip2ImageEmbedding is not ("queries" or "mean"))
             throw new ArgumentException($"embed parameter blip2_image_embedding must be queries or mean, got '{p.Blip2ImageEmbedding}'");
         TaskParameters.CheckBatchSize(EmbedTask.TaskName, p.BatchSize);
+        TaskParameters.CheckShrinkOnLoad(EmbedTask.TaskName, p.ShrinkOnLoad);
         TaskParameters.CheckTexts(EmbedTask.TaskName, p.Texts, required: false);
         return p;
     }
@@ -97,6 +100,7 @@ public sealed class EmbedTask : IShardTask
     {
         private readonly List<(string Key, float[] Vector)> _done = [];
         private readonly string _job = request.JobId.ToString("D");
+        private readonly ImageProcessor _processor = TaskParameters.WithShrinkOnLoad(model.Processor, p.ShrinkOnLoad);
 
         public int BatchSize => p.BatchSize;
 
@@ -106,7 +110,7 @@ public sealed class EmbedTask : IShardTask
         private int[] ItemShape => Queries ? [model.Blip2!.NumQueryTokens, model.EmbeddingDim] : [model.EmbeddingDim];
 
         public PreparedItem Prepare(FetchedItem item, CancellationToken ct) =>
-            new(item.Key, new Pixels(model.Processor.Preprocess(item.Bytes)));
+            new(item.Key, new Pixels(_processor.Preprocess(item.Bytes)));
 
         public ValueTask<BatchOutput> RunBatchAsync(IReadOnlyList<PreparedItem> batch, CancellationToken ct)
         {

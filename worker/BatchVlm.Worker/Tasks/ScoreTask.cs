@@ -6,6 +6,7 @@
 // The texts are encoded and (except BLIP-2 ITM, which attends to them with the image) embedded once per session.
 // Parameters (JSON object): texts [..] (required, ≤ 10000), batch_size 16, blip2_score "itm" | "itc".
 using BatchVlm.Engine.Models;
+using BatchVlm.Imaging.Processing;
 using BatchVlm.Storage.Postgres;
 using BatchVlm.Worker.Models;
 using NpgsqlTypes;
@@ -22,12 +23,14 @@ public sealed record ScoreParameters
     public List<string>? Texts { get; init; }
     public int BatchSize { get; init; } = 16;
     public string Blip2Score { get; init; } = "itm";
+    public string ShrinkOnLoad { get; init; } = "off";
 
     public static ScoreParameters Parse(string? parametersJson)
     {
-        var p = TaskParameters.Parse<ScoreParameters>(ScoreTask.TaskName, parametersJson, "texts, batch_size, blip2_score");
+        var p = TaskParameters.Parse<ScoreParameters>(ScoreTask.TaskName, parametersJson, "texts, batch_size, blip2_score, shrink_on_load");
         TaskParameters.CheckTexts(ScoreTask.TaskName, p.Texts, required: true);
         TaskParameters.CheckBatchSize(ScoreTask.TaskName, p.BatchSize);
+        TaskParameters.CheckShrinkOnLoad(ScoreTask.TaskName, p.ShrinkOnLoad);
         if (p.Blip2Score is not ("itm" or "itc"))
             throw new ArgumentException($"score parameter blip2_score must be itm or itc, got '{p.Blip2Score}'");
         return p;
@@ -76,10 +79,12 @@ public sealed class ScoreTask : IShardTask
 
     private sealed class Session(ContrastiveModel model, ScoreParameters p, long[,] ids, long[,]? mask, float[,]? textEmbeds) : IShardTaskSession
     {
+        private readonly ImageProcessor _processor = TaskParameters.WithShrinkOnLoad(model.Processor, p.ShrinkOnLoad);
+
         public int BatchSize => p.BatchSize;
 
         public PreparedItem Prepare(FetchedItem item, CancellationToken ct) =>
-            new(item.Key, new Pixels(model.Processor.Preprocess(item.Bytes)));
+            new(item.Key, new Pixels(_processor.Preprocess(item.Bytes)));
 
         public ValueTask<BatchOutput> RunBatchAsync(IReadOnlyList<PreparedItem> batch, CancellationToken ct)
         {
