@@ -97,7 +97,7 @@ public sealed class Blip2Bench : IBenchArea
 
                     var prefilled = opt.PrefillEmbeds(embeds, mask, steps);
                     prefilled.LastLogits.Dispose();
-                    var state = (OPTDecoderState)prefilled.State;
+                    var state = (CausalLmDecoderState)prefilled.State;
                     var tokens = Enumerable.Range(0, b).Select(i => 5 + i).ToArray();
                     rows.Add(("decode", layers, b, Measure(() =>
                     {

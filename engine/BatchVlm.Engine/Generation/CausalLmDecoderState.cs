@@ -1,5 +1,4 @@
-// The decoder state of a decoder-only language model between generation steps (Gemma, PaliGemma's Gemma, OPT —
-// OPTDecoderState in Models/Opt.cs is only a name for it): the KV cache, each row's key padding
+// The decoder state of a decoder-only language model between generation steps (Gemma, PaliGemma's Gemma, OPT): the KV cache, each row's key padding
 // mask (1 real, 0 pad; left padding stays masked for every later step, as HF's growing attention_mask does) and each
 // row's next RoPE/position id (HF generate(): the last column of cumsum(mask) - 1, advanced by one per step).
 namespace BatchVlm.Engine.Generation;
@@ -31,6 +30,19 @@ public class CausalLmDecoderState : IDecoderState
         }
         _nextPosition = nextPosition;
     }
+
+    /// <summary>The state after a prompt whose last column holds each row's last position id: generation continues at +1.</summary>
+    public static CausalLmDecoderState AfterPrompt(KvCache cache, long[,] attentionMask, long[,] positions)
+    {
+        int b = positions.GetLength(0), t = positions.GetLength(1);
+        var next = new long[b];
+        for (int r = 0; r < b; r++) next[r] = positions[r, t - 1] + 1;
+        return new CausalLmDecoderState(cache, attentionMask, next);
+    }
+
+    /// <summary><paramref name="state"/> as the CausalLmDecoderState <paramref name="model"/>'s Prefill returned.</summary>
+    public static CausalLmDecoderState Of(IDecoderState state, string model) => state as CausalLmDecoderState
+        ?? throw new ArgumentException($"{model}.DecodeStep needs the CausalLmDecoderState its Prefill returned, got {state?.GetType().Name ?? "null"}");
 
     public KvCache Cache { get; }
     public int BatchSize => _keyMask.Length;

@@ -1,6 +1,9 @@
 // Prompt batches for generation, shared by every decoder (Gemma, PaliGemma, OPT, T5, BLIP-2): left padding into
 // (B, T) ids and mask, the position ids HF's generate() derives from the mask, and the checks batched decoding needs.
 // Model-independent, so they live beside the Generator rather than in one model's file.
+using BatchVlm.Engine.Backends;
+using BatchVlm.Engine.Tensors;
+
 namespace BatchVlm.Engine.Generation;
 
 public static class PromptBatch
@@ -65,6 +68,30 @@ public static class PromptBatch
         var f = new long[a.Length];
         Buffer.BlockCopy(a, 0, f, 0, a.Length * sizeof(long));
         return f;
+    }
+
+    /// <summary>(B, T) key padding tensor from a 1/0 mask, or null when nothing is padded (or there is no mask).</summary>
+    internal static Tensor? KeyPadding(IBackend backend, long[,]? mask)
+    {
+        if (mask is null) return null;
+        var flat = Flatten(mask);
+        if (flat.All(v => v != 0)) return null;
+        return backend.FromInt64(flat, mask.GetLength(0), mask.GetLength(1));
+    }
+
+    /// <summary>input_ids (B, T) non-empty and inside [0, vocabSize); mask and position ids, when given, of the same shape.</summary>
+    internal static void CheckIds(long[,] ids, int vocabSize, long[,]? mask = null, long[,]? positions = null)
+    {
+        int b = ids.GetLength(0), t = ids.GetLength(1);
+        if (b == 0 || t == 0) throw new ArgumentException($"input_ids is empty ({b}, {t})");
+        for (int r = 0; r < b; r++)
+            for (int j = 0; j < t; j++)
+                if ((ulong)ids[r, j] >= (ulong)vocabSize)
+                    throw new ArgumentException($"input_ids[{r}, {j}] = {ids[r, j]} is outside the vocabulary [0, {vocabSize})");
+        if (mask is not null && (mask.GetLength(0) != b || mask.GetLength(1) != t))
+            throw new ArgumentException($"attention_mask is ({mask.GetLength(0)}, {mask.GetLength(1)}) but input_ids is ({b}, {t})");
+        if (positions is not null && (positions.GetLength(0) != b || positions.GetLength(1) != t))
+            throw new ArgumentException($"position_ids is ({positions.GetLength(0)}, {positions.GetLength(1)}) but input_ids is ({b}, {t})");
     }
 
     /// <summary>Batched generation appends after the last column, so every row must end with a real token.</summary>

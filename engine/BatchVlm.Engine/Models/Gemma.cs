@@ -309,9 +309,9 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     public GemmaOutput Forward(long[,] inputIds, long[,]? attentionMask = null, long[,]? positionIds = null, bool outputHiddenStates = false)
     {
         int b = inputIds.GetLength(0), t = inputIds.GetLength(1);
-        CheckIds(inputIds, attentionMask, positionIds);
+        PromptBatch.CheckIds(inputIds, VocabSize, attentionMask, positionIds);
         positionIds ??= PromptBatch.Arange(b, t, 0);
-        using var padding = KeyPadding(attentionMask);
+        using var padding = PromptBatch.KeyPadding(Backend, attentionMask);
         var mask = new AttentionMask { Causal = true, KeyPadding = padding };
         var hidden = outputHiddenStates ? new List<Tensor>() : null;
         using var embeds = Embed(inputIds);
@@ -325,7 +325,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     /// </summary>
     public Prefilled Prefill(long[,] inputIds, long[,]? attentionMask, int maxNewTokens)
     {
-        CheckIds(inputIds, attentionMask, null);
+        PromptBatch.CheckIds(inputIds, VocabSize, attentionMask);
         var maskValues = attentionMask ?? PromptBatch.Ones(inputIds.GetLength(0), inputIds.GetLength(1));
         var positions = PromptBatch.GenerationPositions(maskValues, firstPosition: 0);
         using var embeds = Embed(inputIds);
@@ -342,14 +342,12 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
         var cache = new KvCache(Backend, Config.NumHiddenLayers, b, t + maxNewTokens, Config.NumKeyValueHeads, Config.HeadDim);
         try
         {
-            using var padding = KeyPadding(attentionMask);
+            using var padding = PromptBatch.KeyPadding(Backend, attentionMask);
             var mask = new AttentionMask { Causal = causal, KeyPadding = padding };
             using var h = Model.Forward(inputsEmbeds, positions, mask, cache, hiddenStates: null); // (B, T, C)
             using var last = h.Narrow(1, t - 1, 1);                                               // (B, 1, C)
             using var logits = LmHead(last);                                                       // (B, 1, V)
-            var next = new long[b];
-            for (int r = 0; r < b; r++) next[r] = positions[r, t - 1] + 1;
-            return new Prefilled(new CausalLmDecoderState(cache, attentionMask, next), logits.Reshape(b, Config.VocabSize));
+            return new Prefilled(CausalLmDecoderState.AfterPrompt(cache, attentionMask, positions), logits.Reshape(b, Config.VocabSize));
         }
         catch
         {
@@ -361,8 +359,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     /// <summary>One cached step: tokens (B) at each row's next position; attends to every cached key but padding.</summary>
     public Tensor DecodeStep(IDecoderState state, ReadOnlySpan<int> tokens)
     {
-        if (state is not CausalLmDecoderState s)
-            throw new ArgumentException($"GemmaForCausalLM.DecodeStep needs the CausalLmDecoderState its Prefill returned, got {state?.GetType().Name ?? "null"}");
+        var s = CausalLmDecoderState.Of(state, "GemmaForCausalLM");
         int b = s.BatchSize;
         var (ids, positions, pad) = s.Advance(tokens, VocabSize);
         using var padding = pad is null ? null : Backend.FromInt64(pad, b, pad.Length / b);
@@ -382,30 +379,5 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     {
         var (ids, mask) = PromptBatch.LeftPad(prompts, Config.PadTokenId);
         return Generate(ids, mask, options);
-    }
-
-    // ---------------------------------------------------------------- input checks
-
-    /// <summary>(B, T) key padding tensor, or null when nothing is padded.</summary>
-    internal Tensor? KeyPadding(long[,]? mask)
-    {
-        if (mask is null) return null;
-        var flat = PromptBatch.Flatten(mask);
-        if (flat.All(v => v != 0)) return null;
-        return Backend.FromInt64(flat, mask.GetLength(0), mask.GetLength(1));
-    }
-
-    internal void CheckIds(long[,] ids, long[,]? mask, long[,]? positions)
-    {
-        int b = ids.GetLength(0), t = ids.GetLength(1);
-        if (b == 0 || t == 0) throw new ArgumentException($"input_ids is empty ({b}, {t})");
-        for (int r = 0; r < b; r++)
-            for (int j = 0; j < t; j++)
-                if ((ulong)ids[r, j] >= (ulong)VocabSize)
-                    throw new ArgumentException($"input_ids[{r}, {j}] = {ids[r, j]} is outside the vocabulary [0, {VocabSize})");
-        if (mask is not null && (mask.GetLength(0) != b || mask.GetLength(1) != t))
-            throw new ArgumentException($"attention_mask is ({mask.GetLength(0)}, {mask.GetLength(1)}) but input_ids is ({b}, {t})");
-        if (positions is not null && (positions.GetLength(0) != b || positions.GetLength(1) != t))
-            throw new ArgumentException($"position_ids is ({positions.GetLength(0)}, {positions.GetLength(1)}) but input_ids is ({b}, {t})");
     }
 }

@@ -221,11 +221,6 @@ public sealed class OPTDecoder
     }
 }
 
-/// <summary>Decoder state of an OPT batch between generation steps: exactly Generation/CausalLmDecoderState (key padding
-/// per row with left padding kept masked, each row's next position); the name stays for callers that cast to it.</summary>
-public sealed class OPTDecoderState(KvCache cache, long[,] attentionMask, long[] nextPosition)
-    : CausalLmDecoderState(cache, attentionMask, nextPosition);
-
 /// <summary>OPT with its LM head (`model.decoder.*`, `lm_head.weight` tied to `model.decoder.embed_tokens.weight`).</summary>
 public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
 {
@@ -297,7 +292,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     /// logits (B, T, V); <paramref name="hiddenStates"/> receives output_hidden_states.</summary>
     public Tensor ForwardEmbeds(Tensor inputsEmbeds, long[,] attentionMask, List<Tensor>? hiddenStates = null)
     {
-        using var padding = KeyPadding(attentionMask);
+        using var padding = PromptBatch.KeyPadding(Backend, attentionMask);
         var mask = new AttentionMask { Causal = true, KeyPadding = padding };
         using var h = Decoder.Forward(inputsEmbeds, PositionsFromMask(attentionMask), mask, cache: null, hiddenStates);
         return LmHead(h);
@@ -306,7 +301,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     /// <summary>HF's forward on ids (B, T): logits (B, T, V).</summary>
     public Tensor Forward(long[,] inputIds, long[,]? attentionMask = null, List<Tensor>? hiddenStates = null)
     {
-        CheckIds(inputIds);
+        PromptBatch.CheckIds(inputIds, VocabSize);
         using var embeds = Embed(inputIds);
         return ForwardEmbeds(embeds, attentionMask ?? PromptBatch.Ones(inputIds.GetLength(0), inputIds.GetLength(1)), hiddenStates);
     }
@@ -326,14 +321,12 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
         try
         {
             var positions = PositionsFromMask(attentionMask);
-            using var padding = KeyPadding(attentionMask);
+            using var padding = PromptBatch.KeyPadding(Backend, attentionMask);
             var mask = new AttentionMask { Causal = true, KeyPadding = padding };
             using var h = Decoder.Forward(inputsEmbeds, positions, mask, cache, hiddenStates: null); // (B, T, E)
             using var last = h.Narrow(1, t - 1, 1);                                              // (B, 1, E)
             using var logits = LmHead(last);                                                      // (B, 1, V)
-            var next = new long[b];
-            for (int r = 0; r < b; r++) next[r] = positions[r, t - 1] + 1;
-            return new Prefilled(new OPTDecoderState(cache, attentionMask, next), logits.Reshape(b, Config.VocabSize));
+            return new Prefilled(CausalLmDecoderState.AfterPrompt(cache, attentionMask, positions), logits.Reshape(b, Config.VocabSize));
         }
         catch
         {
@@ -345,7 +338,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     /// <summary>Prefill from ids (B, T), left-padded.</summary>
     public Prefilled Prefill(long[,] inputIds, long[,]? attentionMask, int maxNewTokens)
     {
-        CheckIds(inputIds);
+        PromptBatch.CheckIds(inputIds, VocabSize);
         using var embeds = Embed(inputIds);
         return PrefillEmbeds(embeds, attentionMask ?? PromptBatch.Ones(inputIds.GetLength(0), inputIds.GetLength(1)), maxNewTokens);
     }
@@ -353,8 +346,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     /// <summary>One cached step: tokens (B) at each row's next position; attends to every cached key but padding.</summary>
     public Tensor DecodeStep(IDecoderState state, ReadOnlySpan<int> tokens)
     {
-        if (state is not CausalLmDecoderState s)
-            throw new ArgumentException($"OPTForCausalLM.DecodeStep needs the CausalLmDecoderState its Prefill returned, got {state?.GetType().Name ?? "null"}");
+        var s = CausalLmDecoderState.Of(state, "OPTForCausalLM");
         int b = s.BatchSize;
         var (ids, positions, pad) = s.Advance(tokens, VocabSize);
         using var padding = pad is null ? null : Backend.FromInt64(pad, b, pad.Length / b);
@@ -368,21 +360,4 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     /// <summary>Prefill + generation loop for a left-padded batch of ids.</summary>
     public GenerationResult Generate(long[,] inputIds, long[,]? attentionMask, GenerationOptions options) =>
         Generator.Generate(this, Prefill(inputIds, attentionMask, options.MaxNewTokens), options);
-
-    private Tensor? KeyPadding(long[,] mask)
-    {
-        var flat = PromptBatch.Flatten(mask);
-        if (flat.All(v => v != 0)) return null;
-        return Backend.FromInt64(flat, mask.GetLength(0), mask.GetLength(1));
-    }
-
-    private void CheckIds(long[,] ids)
-    {
-        int b = ids.GetLength(0), t = ids.GetLength(1);
-        if (b == 0 || t == 0) throw new ArgumentException($"input_ids is empty ({b}, {t})");
-        for (int r = 0; r < b; r++)
-            for (int j = 0; j < t; j++)
-                if ((ulong)ids[r, j] >= (ulong)VocabSize)
-                    throw new ArgumentException($"input_ids[{r}, {j}] = {ids[r, j]} is outside the vocabulary [0, {VocabSize})");
-    }
 }

@@ -172,7 +172,7 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
         long[,]? tokenTypeIds = null, long[,]? labels = null, bool outputHiddenStates = false)
     {
         int b = inputIds.GetLength(0), t = inputIds.GetLength(1);
-        _languageModel.CheckIds(inputIds, attentionMask, null);
+        PromptBatch.CheckIds(inputIds, _languageModel.VocabSize, attentionMask);
         CheckSameShape(inputIds, tokenTypeIds, "token_type_ids");
         CheckSameShape(inputIds, labels, "labels");
         bool training = tokenTypeIds is not null && labels is not null;
@@ -180,7 +180,7 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
         try
         {
             using var embeds = features is null ? _languageModel.Embed(inputIds) : MergeImageFeatures(inputIds, features);
-            using var padding = _languageModel.KeyPadding(attentionMask);
+            using var padding = PromptBatch.KeyPadding(_languageModel.Backend, attentionMask);
             int[]? prefix = null;
             using var additive = training ? PrefixLmAdditive(tokenTypeIds!, attentionMask, out prefix) : null;
             var mask = training
@@ -268,7 +268,7 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
     /// </summary>
     public Prefilled Prefill(long[,] inputIds, long[,]? attentionMask, Tensor pixelValues, int maxNewTokens)
     {
-        _languageModel.CheckIds(inputIds, attentionMask, null);
+        PromptBatch.CheckIds(inputIds, _languageModel.VocabSize, attentionMask);
         var mask = attentionMask ?? PromptBatch.Ones(inputIds.GetLength(0), inputIds.GetLength(1));
         var positions = PromptBatch.GenerationPositions(mask, firstPosition: 1);
         using var features = GetImageFeatures(pixelValues);
