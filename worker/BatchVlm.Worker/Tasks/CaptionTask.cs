@@ -13,13 +13,16 @@
 //                   BLIP-2: none (default, plain caption) or any text; "{question}" in it takes the item's question.
 //   max_new_tokens  32 (1..1024)         num_beams 1 (beam search when > 1)       batch_size 4 (1..64)
 //   questions       {"item key": "question", ...}: per-item questions (PaliGemma "answer <lang>", BLIP-2 "{question}")
+//   shrink_on_load  off (default) | on | draft: JPEG shrink-on-load before the exact resize (TaskParameters)
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using BatchVlm.Engine.Backends;
 using BatchVlm.Engine.Backends.Cpu;
 using BatchVlm.Engine.Generation;
 using BatchVlm.Engine.Loading;
 using BatchVlm.Engine.Models;
+using BatchVlm.Engine.Tensors;
 using BatchVlm.Imaging;
 using BatchVlm.Imaging.Processing;
 using BatchVlm.Storage.Postgres;
@@ -271,55 +274,44 @@ public sealed class CaptionTask : IShardTask
         public ValueTask<BatchOutput> RunBatchAsync(IReadOnlyList<PreparedItem> batch, CancellationToken ct)
         {
             ct.ThrowIfCancellationRequested();
+            var items = batch.Select(p => (p.Key, Prep: (Prepared)p.Value)).ToList();
             if (loaded.Blip2 is { } blip2)
-                return ValueTask.FromResult(RunBlip2(blip2, batch));
-            var model = loaded.Model;
-            int b = batch.Count, size = model.VisionConfig.ImageSize, plane = 3 * size * size;
-            var items = batch.Select(p => (p.Key, (Prepared)p.Value)).ToList();
-            var pixels = new float[b * plane];
-            for (int i = 0; i < b; i++) items[i].Item2.Pixels.CopyTo(pixels, i * plane);
-            var prompts = items.Select(x => (IReadOnlyList<int>)loaded.PromptIds(x.Item2.Prompt)!).ToList();
-            var options = model.DefaultOptions(parameters.MaxNewTokens) with { NumBeams = parameters.NumBeams };
-            var (ids, mask) = PromptBatch.LeftPad(prompts, model.Config.PadTokenId);
-            using var px = model.Backend.FromFloats(pixels, b, 3, size, size);
-            var clock = Stopwatch.StartNew();
-            var prefilled = model.Prefill(ids, mask, px, options.MaxNewTokens);
-            double prefillMs = clock.Elapsed.TotalMilliseconds;
-            clock.Restart();
-            var result = Generator.Generate(model, prefilled, options);
-            double decodeMs = clock.Elapsed.TotalMilliseconds;
-            var eos = new HashSet<int>(options.EosTokenIds);
-            var rows = new List<IResultRow>(b);
-            for (int i = 0; i < b; i++)
             {
-                var (key, prep) = items[i];
-                var seq = result.Sequences[i];
-                var tokens = seq.Tokens.Where(t => !eos.Contains(t)).ToList();
-                string text = loaded.Tokenizer.Decode(tokens, skipSpecialTokens: true);
-                string? boxes = prep.Prompt.StartsWith("detect ", StringComparison.Ordinal)
+                // BLIP-2: Blip2Processor's layout (query tokens + prompt ids); text = the new tokens, trimmed.
+                return ValueTask.FromResult(Generate(blip2, blip2.Backend, blip2.DefaultOptions(parameters.MaxNewTokens), items,
+                    blip2.ImageSize, blip2.PadTokenId,
+                    prep => blip2.BuildInputIds(loaded.PromptIds(prep.Prompt)),
+                    (px, ids, mask, maxNew) => blip2.Prefill(px, ids, mask, maxNew),
+                    (_, text) => (text.Trim(), null)));
+            }
+            // PaliGemma: PaliGemmaProcessor's layout (PromptIds); detect prompts also get their <loc> boxes in pixels.
+            var model = loaded.Model;
+            return ValueTask.FromResult(Generate(model, model.Backend, model.DefaultOptions(parameters.MaxNewTokens), items,
+                model.VisionConfig.ImageSize, model.Config.PadTokenId,
+                prep => loaded.PromptIds(prep.Prompt)!,
+                (px, ids, mask, maxNew) => model.Prefill(ids, mask, px, maxNew),
+                (prep, text) => (text, prep.Prompt.StartsWith("detect ", StringComparison.Ordinal)
                     ? JsonSerializer.Serialize(PaliGemmaDetection.Parse(text, prep.Width, prep.Height)
                         .Select(x => new { label = x.Label, x_min = x.XMin, y_min = x.YMin, x_max = x.XMax, y_max = x.YMax }))
-                    : null;
-                rows.Add(new CaptionResult(key, prep.Prompt, text, seq.Tokens.Count,
-                    seq.Finish == FinishReason.Eos ? "eos" : "length", boxes, prep.Width, prep.Height, b,
-                    Math.Round(prefillMs, 3), Math.Round(decodeMs, 3)));
-            }
-            return ValueTask.FromResult(BatchOutput.Of(rows));
+                    : null)));
         }
 
-        /// <summary>BLIP-2: Blip2Processor's layout (query tokens + prompt ids), left padding, prefill, the shared
-        /// generation loop; text = the new tokens decoded without special tokens.</summary>
-        private BatchOutput RunBlip2(Blip2ForConditionalGeneration model, IReadOnlyList<PreparedItem> batch)
+        /// <summary>
+        /// One batch through either family: stack the pixels, left-pad the prompts, prefill, the shared generation
+        /// loop, then one row per item (text = the new tokens without EOS, decoded without special tokens).
+        /// </summary>
+        private BatchOutput Generate(IAutoregressiveModel model, IBackend backend, GenerationOptions defaults,
+            List<(string Key, Prepared Prep)> items, int size, int padTokenId,
+            Func<Prepared, IReadOnlyList<int>> promptIds, Func<Tensor, long[,], long[,], int, Prefilled> prefill,
+            Func<Prepared, string, (string Text, string? Boxes)> finish)
         {
-            int b = batch.Count, size = model.ImageSize;
-            var items = batch.Select(p => (p.Key, (Prepared)p.Value)).ToList();
-            var pixels = TaskParameters.Stack(items.Select(x => x.Item2.Pixels).ToList());
-            var prompts = items.Select(x => model.BuildInputIds(loaded.PromptIds(x.Item2.Prompt))).ToList();
-            var options = model.DefaultOptions(parameters.MaxNewTokens) with { NumBeams = parameters.NumBeams };
-            var (ids, mask) = PromptBatch.LeftPad(prompts, model.PadTokenId);
-            using var px = model.Backend.FromFloats(pixels, b, 3, size, size);
+            int b = items.Count;
+            var pixels = TaskParameters.Stack(items.Select(x => x.Prep.Pixels).ToList());
+            var options = defaults with { NumBeams = parameters.NumBeams };
+            var (ids, mask) = PromptBatch.LeftPad(items.Select(x => promptIds(x.Prep)).ToList(), padTokenId);
+            using var px = backend.FromFloats(pixels, b, 3, size, size);
             var clock = Stopwatch.StartNew();
-            var prefilled = model.Prefill(px, ids, mask, options.MaxNewTokens);
+            var prefilled = prefill(px, ids, mask, options.MaxNewTokens);
             double prefillMs = clock.Elapsed.TotalMilliseconds;
             clock.Restart();
             var result = Generator.Generate(model, prefilled, options);
@@ -330,9 +322,9 @@ public sealed class CaptionTask : IShardTask
             {
                 var (key, prep) = items[i];
                 var seq = result.Sequences[i];
-                string text = loaded.Tokenizer.Decode(seq.Tokens.Where(t => !eos.Contains(t)).ToList(), skipSpecialTokens: true).Trim();
+                var (text, boxes) = finish(prep, loaded.Tokenizer.Decode(seq.Tokens.Where(t => !eos.Contains(t)).ToList(), skipSpecialTokens: true));
                 rows.Add(new CaptionResult(key, prep.Prompt, text, seq.Tokens.Count, seq.Finish == FinishReason.Eos ? "eos" : "length",
-                    null, prep.Width, prep.Height, b, Math.Round(prefillMs, 3), Math.Round(decodeMs, 3)));
+                    boxes, prep.Width, prep.Height, b, Math.Round(prefillMs, 3), Math.Round(decodeMs, 3)));
             }
             return BatchOutput.Of(rows);
         }

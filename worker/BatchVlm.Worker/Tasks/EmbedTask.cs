@@ -12,7 +12,8 @@
 // (embed_results: shard file, row index) lets `results` list them.
 // Parameters (JSON object): output (required: az://container/prefix, a blob URL or a folder; `batchvlm run` fills in
 // <--output>/embeddings), texts [..], normalize true, dtype "float32" | "float16", batch_size 16,
-// blip2_image_embedding "queries" (Q×E per image) | "mean" (normalised mean of the queries, E per image).
+// blip2_image_embedding "queries" (Q×E per image) | "mean" (normalised mean of the queries, E per image),
+// shrink_on_load "off" | "on" | "draft" (TaskParameters).
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;

@@ -4,7 +4,8 @@
 // MatchAllPairs returns it; "itc": contrastive similarity (max over the image's queries of the cosine with the text,
 // HF's logits_per_image) as logit, probability null (ITC has no calibrated probability).
 // The texts are encoded and (except BLIP-2 ITM, which attends to them with the image) embedded once per session.
-// Parameters (JSON object): texts [..] (required, ≤ 10000), batch_size 16, blip2_score "itm" | "itc".
+// Parameters (JSON object): texts [..] (required, ≤ 10000), batch_size 16, blip2_score "itm" | "itc",
+// shrink_on_load "off" | "on" | "draft" (TaskParameters).
 using BatchVlm.Engine.Models;
 using BatchVlm.Imaging.Processing;
 using BatchVlm.Storage.Postgres;
