@@ -37,6 +37,16 @@ public sealed class HfConfig
     public string PathInFile { get; }
 
     public string? ModelType => GetOrDefault<string?>("model_type", null);
+
+    /// <summary>
+    /// Refuses a config whose model_type is set to something other than <paramref name="modelType"/> (a config without
+    /// one is taken): "model_type 'bert' is not a Gemma model (expected 'gemma')", naming <paramref name="family"/>.
+    /// </summary>
+    public void ExpectModelType(string modelType, string family)
+    {
+        if (ModelType is { } mt && mt != modelType)
+            throw new ModelLoadException($"{Source}: model_type '{mt}' is not {("AEIOU".Contains(family[0]) ? "an" : "a")} {family} model (expected '{modelType}')");
+    }
     public IReadOnlyList<string> Architectures => GetOrDefault<string[]?>("architectures", null) ?? [];
     public string? TorchDtype => GetOrDefault<string?>("torch_dtype", null);
 

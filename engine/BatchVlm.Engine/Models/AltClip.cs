@@ -97,8 +97,7 @@ public sealed class AltCLIPModel : ClipStyleDualEncoder
     public static AltCLIPModel Load(string directory, IBackend backend)
     {
         var config = HfConfig.Load(directory);
-        if (config.ModelType is not (null or "altclip"))
-            throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not an AltCLIP model (expected 'altclip')");
+        config.ExpectModelType("altclip", "AltCLIP");
         var c = config.Bind<AltCLIPConfig>();
         return VarBuilder.Build(directory, (vb, ckpt) => new AltCLIPModel(vb, backend, c, ckpt),
             k => VarBuilder.IsPositionIdsBuffer(k) || k.EndsWith("token_type_ids", StringComparison.Ordinal));

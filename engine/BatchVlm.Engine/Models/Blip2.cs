@@ -425,8 +425,7 @@ public sealed class Blip2ImageQuerying
     /// <summary>Loads the config with Blip2Config's fix-up: qformer encoder_hidden_size = vision hidden_size.</summary>
     internal static (Blip2Config Config, Blip2QFormerConfig QFormer) BindConfig(HfConfig hf)
     {
-        if (hf.ModelType is { } mt && mt != "blip-2")
-            throw new ModelLoadException($"{hf.Source}: model_type '{mt}' is not a BLIP-2 model (expected 'blip-2')");
+        hf.ExpectModelType("blip-2", "BLIP-2");
         var c = hf.Bind<Blip2Config>();
         // Blip2Config.__init__: `self.qformer_config.encoder_hidden_size = self.vision_config.hidden_size`.
         return (c, c.QFormerConfig with { EncoderHiddenSize = c.VisionConfig.HiddenSize });

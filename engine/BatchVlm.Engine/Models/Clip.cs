@@ -413,8 +413,7 @@ public sealed class CLIPModel : ClipStyleDualEncoder
     public static CLIPModel Load(string directory, IBackend backend)
     {
         var config = HfConfig.Load(directory);
-        if (config.ModelType is not (null or "clip"))
-            throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not a CLIP model");
+        config.ExpectModelType("clip", "CLIP");
         var c = config.Bind<CLIPConfig>();
         return VarBuilder.Build(directory, (vb, ckpt) => new CLIPModel(vb, backend, c, ckpt), VarBuilder.IsPositionIdsBuffer);
     }

@@ -279,8 +279,7 @@ public sealed class GemmaForCausalLM : IAutoregressiveModel
     public static GemmaForCausalLM Load(string modelDir, IBackend backend)
     {
         var hf = HfConfig.Load(modelDir);
-        if (hf.ModelType is { } mt && mt != "gemma")
-            throw new ModelLoadException($"{hf.Source}: model_type '{mt}' is not a Gemma model (expected 'gemma')");
+        hf.ExpectModelType("gemma", "Gemma");
         var config = hf.Bind<GemmaConfig>();
         config.Validate(hf.Source);
         var checkpoint = SafetensorsCheckpoint.Open(modelDir);

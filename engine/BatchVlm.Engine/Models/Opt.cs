@@ -249,8 +249,7 @@ public sealed class OPTForCausalLM : IAutoregressiveModel, IDisposable
     public static OPTForCausalLM Load(string modelDir, IBackend backend)
     {
         var hf = HfConfig.Load(modelDir);
-        if (hf.ModelType is { } mt && mt != "opt")
-            throw new ModelLoadException($"{hf.Source}: model_type '{mt}' is not an OPT model (expected 'opt')");
+        hf.ExpectModelType("opt", "OPT");
         var config = hf.Bind<OPTConfig>();
         config.Validate(hf.Source);
         return VarBuilder.Build(modelDir, (vb, ckpt) => new OPTForCausalLM(config, vb, backend, ckpt),

@@ -98,8 +98,7 @@ public sealed class PaliGemmaForConditionalGeneration : IAutoregressiveModel
     public static PaliGemmaForConditionalGeneration Load(string modelDir, IBackend backend)
     {
         var hf = HfConfig.Load(modelDir);
-        if (hf.ModelType is { } mt && mt != "paligemma")
-            throw new ModelLoadException($"{hf.Source}: model_type '{mt}' is not a PaliGemma model (expected 'paligemma')");
+        hf.ExpectModelType("paligemma", "PaliGemma");
         var config = hf.Bind<PaliGemmaConfig>();
         var text = hf.Bind<GemmaConfig>("text_config");
         text.Validate(hf.Source + "#text_config");

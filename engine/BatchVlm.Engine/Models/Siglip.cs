@@ -266,8 +266,7 @@ public sealed class SiglipModel : IImageTextModel
     public static SiglipModel Load(string directory, IBackend backend)
     {
         var config = HfConfig.Load(directory);
-        if (config.ModelType is not (null or "siglip"))
-            throw new ModelLoadException($"{config.Source}: model_type '{config.ModelType}' is not a SigLIP model");
+        config.ExpectModelType("siglip", "SigLIP");
         var c = config.Bind<SiglipConfig>();
         return VarBuilder.Build(directory, (vb, ckpt) => new SiglipModel(vb, backend, c.TextConfig, c.VisionConfig, ckpt),
             VarBuilder.IsPositionIdsBuffer);

@@ -434,8 +434,7 @@ public sealed class T5ForConditionalGeneration : IAutoregressiveModel, IDisposab
     public static T5ForConditionalGeneration Load(string modelDir, IBackend backend)
     {
         var hf = HfConfig.Load(modelDir);
-        if (hf.ModelType is { } mt && mt != "t5")
-            throw new ModelLoadException($"{hf.Source}: model_type '{mt}' is not a T5 model (expected 't5')");
+        hf.ExpectModelType("t5", "T5");
         var config = hf.Bind<T5Config>();
         config.Validate(hf.Source);
         return VarBuilder.Build(modelDir, (vb, ckpt) => new T5ForConditionalGeneration(config, vb, backend, ckpt),

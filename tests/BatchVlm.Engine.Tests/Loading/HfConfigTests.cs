@@ -85,6 +85,20 @@ public sealed class HfConfigTests
     }
 
     [Fact]
+    public void ExpectModelType_OtherType_ThrowsNamingFamilyAndExpected()
+    {
+        using var tmp = new TempDir();
+        File.WriteAllText(System.IO.Path.Combine(tmp.Path, "config.json"), """{"model_type": "bert"}""");
+        var hf = HfConfig.Load(tmp.Path);
+        hf.ExpectModelType("bert", "BERT");
+        var e = Assert.Throws<ModelLoadException>(() => hf.ExpectModelType("opt", "OPT"));
+        Assert.Contains("model_type 'bert' is not an OPT model (expected 'opt')", e.Message);
+        Assert.Contains("is not a Gemma model", Assert.Throws<ModelLoadException>(() => hf.ExpectModelType("gemma", "Gemma")).Message);
+        File.WriteAllText(System.IO.Path.Combine(tmp.Path, "config.json"), "{}");
+        HfConfig.Load(tmp.Path).ExpectModelType("gemma", "Gemma"); // no model_type: taken
+    }
+
+    [Fact]
     public void Load_MissingFile_Throws()
     {
         using var tmp = new TempDir();
