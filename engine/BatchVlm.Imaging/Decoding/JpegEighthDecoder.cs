@@ -54,12 +54,14 @@ internal static class JpegEighthDecoder
         /// <summary>
         /// AC skip, peek(12) → bits consumed (0..5) | positions advanced by the non-EOB symbols (6..12) | ends with EOB (13);
         /// the count sits in the low 6 bits so that `buf &lt;&lt;= entry` shifts by it (C# and x64 mask the count to 6 bits);
-        /// <see cref="NoSkip"/> when not even one symbol with its magnitude bits fits in 12 bits.
+        /// an entry takes every symbol whose code lies in the window, the last one's magnitude bits included, up to
+        /// <see cref="MaxSkipBits"/>; <see cref="NoSkip"/> when not even the first symbol qualifies.
         /// </summary>
         public readonly ushort[] Skip = new ushort[1 << LookBits];
         /// <summary>
-        /// AC decode, peek(12) → one whole symbol when its code and magnitude fit in 12 bits: bits consumed (0..5) |
-        /// run (6..9) | size (10..13) | flag (14) | extended coefficient value (16..31, signed); 0 otherwise.
+        /// AC decode, peek(<see cref="FastBits"/>) → one whole symbol when its code and magnitude fit in those bits:
+        /// bits consumed (0..5) | run (6..9) | size (10..13) | flag (14) | extended coefficient value (16..31, signed);
+        /// 0 otherwise (the decoder then reads the code from <see cref="Lookup"/> and the magnitude from the buffer).
         /// </summary>
         public readonly int[] Fast = new int[1 << FastBits];
     }
