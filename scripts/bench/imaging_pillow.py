@@ -5,8 +5,8 @@
       Writes DIR/small/*.jpg (640x480) and DIR/large/*.jpg (4000x3000): photo-like content (bicubic-upsampled colour
       field + blurred ellipses/rectangles + mid-frequency texture + noise), Pillow quality 90, 4:2:0 — the recipe of
       research/baselines.md §4. Deterministic for a seed; skips files that exist.
-  bench DIR --mode full|draft --threads T [--passes P] [--size 224]
-      The HF SigLIP-style pipeline with Pillow, on the files of DIR read into memory first:
+  bench DIR --mode full|draft --threads T [--passes P] [--size 224] [--count N]
+      The HF SigLIP-style pipeline with Pillow, on the first N (all) files of DIR in name order, read into memory first:
       Image.open → [draft('RGB', (size, size))] → convert('RGB') → resize((size, size), BICUBIC, reducing_gap=None)
       → float32 × 1/255 → (x − 0.5) / 0.5 → contiguous CHW. T > 1 runs T worker processes, each on a share of the
       files (Pillow's strongest parallel form). One warm-up pass, then P timed passes; prints one JSON line with the
@@ -79,7 +79,7 @@ def worker(files, size, draft, passes, start_q, done_q):
 
 
 def bench(args):
-    files = sorted(os.path.join(args.dir, f) for f in os.listdir(args.dir) if f.endswith(".jpg"))
+    files = sorted(os.path.join(args.dir, f) for f in os.listdir(args.dir) if f.endswith(".jpg"))[:args.count]
     draft = args.mode == "draft"
     rates, cpu = [], []
     if args.threads == 1:
@@ -123,6 +123,7 @@ def main():
     g.add_argument("--large", type=int, default=20); g.add_argument("--seed", type=int, default=42)
     b = sub.add_parser("bench"); b.add_argument("dir"); b.add_argument("--mode", choices=["full", "draft"], default="full")
     b.add_argument("--threads", type=int, default=1); b.add_argument("--passes", type=int, default=5); b.add_argument("--size", type=int, default=224)
+    b.add_argument("--count", type=int, default=None)
     args = ap.parse_args()
     gen(args) if args.cmd == "gen" else bench(args)
 

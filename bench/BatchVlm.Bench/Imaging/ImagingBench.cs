@@ -71,7 +71,7 @@ public sealed class ImagingBench : IBenchArea
                     {
                         sampler.Pass();
                         ours.Add(Summary([sampler.Pass(), sampler.Pass(), sampler.Pass()]));
-                        if (!skipPillow && PillowRate(python, script, dir, mode, threads, 3) is { } r) reference.Add(r);
+                        if (!skipPillow && PillowRate(python, script, dir, blobs.Length, mode, threads, 3) is { } r) reference.Add(r);
                     }
                     var o = Summary(ours);
                     string refText = "- | -", ratio = "- | -";
@@ -168,9 +168,10 @@ public sealed class ImagingBench : IBenchArea
         }
     }
 
-    private static Rate? PillowRate(string python, string script, string dir, string mode, int threads, int passes)
+    /// <summary>Pillow on the same files as ours: the first <paramref name="count"/> of <paramref name="dir"/> in name order.</summary>
+    private static Rate? PillowRate(string python, string script, string dir, int count, string mode, int threads, int passes)
     {
-        var output = RunProcess(python, $"\"{script}\" bench \"{dir}\" --mode {mode} --threads {threads} --passes {passes}");
+        var output = RunProcess(python, $"\"{script}\" bench \"{dir}\" --count {count} --mode {mode} --threads {threads} --passes {passes}");
         var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
         if (line is null) return null;
         using var doc = JsonDocument.Parse(line);
